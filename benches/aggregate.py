@@ -1,0 +1,60 @@
+"""Records → pandas DataFrames: one row per record, and rows averaged over seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+
+from .schema import METRICS
+
+GROUP = ["mode", "dataset", "track", "architecture", "method", "params", "library", "backend",
+         "device", "timesteps"]
+ENV_KEYS = ("device_name", "cpu_model", "cpu_count", "torch_threads", "python", "versions",
+            "cuda", "cudnn", "cuda_driver", "platform")
+
+
+def env_id(env: dict) -> str:
+    """A short stable id of the machine/software a record was measured on."""
+    subset = {k: env.get(k) for k in ENV_KEYS}
+    return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per record: cell fields, status, reason, metrics, env id."""
+    rows = []
+    for r in records:
+        cell = r["cell"]
+        row = {
+            "key": r["key"], "status": r["status"], "reason": r["reason"],
+            "matrix": r.get("matrix"), "mode": cell["mode"], "dataset": cell["dataset"],
+            "track": cell["recipe"].get("track", "common"),
+            "architecture": cell["architecture"], "method": cell["method"],
+            "params": ",".join(f"{k}={v}" for k, v in sorted(cell["params"].items())),
+            "library": cell["library"], "backend": cell["backend"], "device": cell["device"],
+            "timesteps": cell["timesteps"], "seed": cell["seed"],
+            "epochs": cell["recipe"].get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
+        }
+        for key in METRICS:
+            value = r["metrics"].get(key)
+            row[key] = float(value) if isinstance(value, (int, float)) else None
+        rows.append(row)
+    columns = ["key", "status", "reason", "matrix", *GROUP, "seed", "epochs", "env_id",
+               *METRICS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """OK rows grouped over seeds: ``<metric>`` (mean), ``<metric>_std``, ``seeds``, env ids."""
+    ok = frame[frame["status"] == "ok"]
+    if ok.empty:
+        return pd.DataFrame(columns=[*GROUP, "seeds", "env_ids"])
+    grouped = ok.groupby(GROUP, dropna=False, sort=True)
+    metrics = [m for m in METRICS if ok[m].notna().any()]
+    mean = grouped[metrics].mean()
+    std = grouped[metrics].std(ddof=1).add_suffix("_std")
+    out = pd.concat([mean, std], axis=1)
+    out["seeds"] = grouped.size()
+    out["env_ids"] = grouped["env_id"].agg(lambda s: ",".join(sorted(set(s))))
+    return out.reset_index()

@@ -1,0 +1,63 @@
+"""A cell: one point of a matrix (method × library × dataset × architecture × T × seed × recipe).
+
+Plain data, no torch: methods and datasets may import this module (and ``benches.registry``),
+never the runner or the site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MODES = ("train", "efficiency", "alignment")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The full, normalised configuration of one run; its hash names the record."""
+
+    method: str
+    library: str
+    dataset: str
+    architecture: str
+    timesteps: int
+    seed: int
+    recipe: dict[str, Any] = field(default_factory=dict, hash=False)
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    backend: str = "torch"
+    mode: str = "train"
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timesteps, int) or self.timesteps < 1:
+            raise ValueError(f"timesteps must be a positive integer, got {self.timesteps!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be ≥ 1, got {self.threads}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        return cls(**data)
+
+    def key(self) -> str:
+        """Hash of the normalised configuration (16 hex digits): the record's file name."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        """A short human-readable name for progress bars and logs."""
+        extra = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
+        return (
+            f"{self.mode}:{self.dataset}/{self.architecture} {self.method}{extra} "
+            f"[{self.library}] T={self.timesteps} seed={self.seed}"
+        )

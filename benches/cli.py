@@ -1,0 +1,250 @@
+"""Command line: ``python -m benches {run,list,show,site}`` (also the ``benches`` script).
+
+A user mistake prints one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+LIST_KINDS = ("methods", "datasets", "architectures", "libraries", "matrices")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def check_datasets_package() -> None:
+    """The top-level package ``datasets`` must be this suite's, not Hugging Face's."""
+    import datasets
+
+    if not hasattr(datasets, "register_dataset"):
+        where = getattr(datasets, "__file__", None) or list(getattr(datasets, "__path__", []))
+        raise UserError(
+            f"the 'datasets' package imported from {where} is not this suite's (Hugging Face "
+            "'datasets' shadows it); install the suite in a dedicated virtual environment "
+            "(python -m venv .venv && .venv/bin/pip install -e .)"
+        )
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v for value in values for v in value.split(",") if v]
+
+
+def _ints(values: list[str] | None, what: str) -> list[int] | None:
+    names = _names(values)
+    if names is None:
+        return None
+    try:
+        return [int(v) for v in names]
+    except ValueError:
+        raise UserError(f"{what} must be integers, got {' '.join(names)}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="benches",
+        description="Benchmark SNN training methods: run matrices, store records, render a "
+        "leaderboard.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a matrix: one isolated process and record per cell",
+                         description="Run a matrix of cells and render the site.")
+    run.add_argument("--matrix", required=True,
+                     help="packaged matrix name (see `list matrices`) or path to a .toml file")
+    run.add_argument("--methods", nargs="+", help="replace the matrix's methods (a b or a,b)")
+    run.add_argument("--datasets", nargs="+", help="replace the matrix's datasets")
+    run.add_argument("--libraries", nargs="+", help="replace the matrix's libraries")
+    run.add_argument("--timesteps", nargs="+", help="replace the matrix's T values")
+    run.add_argument("--seeds", nargs="+", help="replace the matrix's seeds")
+    run.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
+    run.add_argument("--device", choices=("cpu", "cuda"), help="run every cell on this device")
+    run.add_argument("--threads", type=int, help="torch threads per cell (default: all cores)")
+    run.add_argument("--out", default="results", help="records folder (default: results)")
+    run.add_argument("--site-out", default="site", help="site folder (default: site)")
+    run.add_argument("--no-site", action="store_true", help="do not render the site afterwards")
+    run.add_argument("--resume", action="store_true", help="skip cells that have an ok record")
+    run.add_argument("--timeout", type=float, help="seconds per cell (default: the matrix's)")
+    run.add_argument("--data-root", help="folder with the datasets' files "
+                     "(default: $BENCHES_DATA_ROOT or ./data)")
+    run.add_argument("--dry-run", action="store_true", help="list the cells, run nothing")
+
+    lst = sub.add_parser("list", help="list methods, datasets, architectures, libraries, matrices",
+                         description="List what the suite knows.")
+    lst.add_argument("kind", choices=LIST_KINDS)
+    lst.add_argument("--data-root", help="where `list datasets` looks for files")
+
+    show = sub.add_parser("show", help="print leaderboard tables from the records",
+                          description="Print the stored records as tables.")
+    show.add_argument("--results", default="results", help="records folder (default: results)")
+    show.add_argument("--dataset", help="only this dataset")
+    show.add_argument("--efficiency", action="store_true",
+                      help="the efficiency sweep: time and activation memory vs T, fits, verdicts")
+    show.add_argument("--alignment", action="store_true",
+                      help="gradient alignment with BPTT vs T")
+
+    site = sub.add_parser("site", help="render the static leaderboard",
+                          description="Render every record into OUT/index.html.")
+    site.add_argument("--results", default="results", help="records folder (default: results)")
+    site.add_argument("--out", default="site", help="site folder (default: site)")
+    return parser
+
+
+def cmd_run(args) -> int:
+    from datasets import get_dataset
+
+    from .matrix import load_matrix, validate_timesteps
+    from .runner import run_cells
+    from .site import render_site
+
+    overrides = {
+        "methods": _names(args.methods), "datasets": _names(args.datasets),
+        "libraries": _names(args.libraries),
+        "timesteps": _ints(args.timesteps, "--timesteps"), "seeds": _ints(args.seeds, "--seeds"),
+        "device": args.device, "threads": args.threads, "recipe": {},
+    }
+    if overrides["timesteps"] is not None:
+        validate_timesteps(overrides["timesteps"], "--timesteps")
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise UserError(f"--epochs must be ≥ 1, got {args.epochs}")
+        overrides["recipe"]["epochs"] = args.epochs
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be ≥ 1, got {args.threads}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UserError(f"--timeout must be > 0, got {args.timeout}")
+    matrix = load_matrix(args.matrix, overrides)
+    if not matrix.cells:
+        raise UserError(f"matrix {matrix.name} has no cells")
+    for name in sorted({c.dataset for c in matrix.cells}):
+        get_dataset(name).check(args.data_root)
+    print(f"matrix {matrix.name}: {len(matrix.cells)} cells → {args.out}/", file=sys.stderr)
+    if args.dry_run:
+        for cell in matrix.cells:
+            print(cell.label())
+        return 0
+    summary = run_cells(
+        matrix.cells, args.out, matrix=matrix.name, data_root=args.data_root,
+        resume=args.resume, timeout_s=args.timeout or matrix.timeout_s,
+    )
+    print(f"done: {summary.line()}", file=sys.stderr)
+    if not args.no_site:
+        path = render_site(args.out, args.site_out, extra_sections=_extra_sections(args.out))
+        print(f"site: {path}", file=sys.stderr)
+    failed = sum(summary.counts[s] for s in ("failed", "timeout", "oom"))
+    return 1 if failed else 0
+
+
+def _extra_sections(results: str) -> list[dict]:
+    from .report import extra_sections
+
+    return extra_sections(results)
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    if args.kind == "methods":
+        from methods import get_method, list_methods
+
+        rows = []
+        for name in list_methods():
+            m = get_method(name)
+            params = ", ".join(f"{k}={v[0]}" for k, v in m.parameters.items())
+            rows.append([name, m.description, ",".join(m.libraries), m.complexity.memory,
+                         m.complexity.backward, m.complexity.optimizer_steps, params])
+        print(tabulate(rows, ["method", "description", "libraries", "act. memory", "backward",
+                              "opt. steps", "params"]))
+    elif args.kind == "datasets":
+        from datasets import get_dataset, list_datasets
+
+        rows = []
+        for name in list_datasets():
+            d = get_dataset(name)
+            ok, where = d.locate(args.data_root)
+            rows.append([name, d.description, "×".join(map(str, d.in_shape)), d.num_classes,
+                         "yes" if ok else "no", where])
+        print(tabulate(rows, ["dataset", "description", "shape", "classes", "present",
+                              "where"]))
+    elif args.kind == "architectures":
+        from methods.architectures import get_architecture, list_architectures
+
+        rows = [[n, get_architecture(n).description, get_architecture(n).input_size]
+                for n in list_architectures()]
+        print(tabulate(rows, ["architecture", "description", "input"]))
+    elif args.kind == "libraries":
+        from methods.libraries import get_library, list_libraries
+
+        rows = []
+        for name in list_libraries():
+            lib = get_library(name)
+            ok, why = lib.available()
+            rows.append([name, lib.version() or "–", "yes" if ok else f"no: {why}",
+                         ",".join(lib.backends), lib.description])
+        print(tabulate(rows, ["library", "version", "usable", "backends", "description"]))
+    else:
+        from .matrix import load_matrix, packaged_matrices
+
+        rows = []
+        for name in sorted(packaged_matrices()):
+            m = load_matrix(name)
+            rows.append([name, len(m.cells), m.description])
+        print(tabulate(rows, ["matrix", "cells", "description"]))
+    return 0
+
+
+def cmd_show(args) -> int:
+    if args.efficiency or args.alignment:
+        from .report import show_alignment, show_efficiency
+
+        text = show_efficiency(args.results) if args.efficiency else ""
+        if args.alignment:
+            text = (text + "\n\n" if text else "") + show_alignment(args.results)
+    else:
+        from .show import show
+
+        text = show(args.results, args.dataset)
+    print(text)
+    return 0
+
+
+def cmd_site(args) -> int:
+    from .site import render_site
+
+    if not Path(args.results).is_dir():
+        raise UserError(f"records folder {args.results} does not exist; run a matrix first")
+    path = render_site(args.results, args.out, extra_sections=_extra_sections(args.results))
+    print(f"site: {path}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "site": cmd_site}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        check_datasets_package()
+        from datasets import DatasetUnavailable
+
+        from .registry import UnknownNameError
+
+        try:
+            return COMMANDS[args.command](args)
+        except (UserError, UnknownNameError, DatasetUnavailable) as exc:
+            print(f"benches: error: {exc}", file=sys.stderr)
+            return 2
+    except UserError as exc:
+        print(f"benches: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("benches: interrupted", file=sys.stderr)
+        return 130

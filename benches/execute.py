@@ -1,0 +1,56 @@
+"""Run one cell in this process: build the method, dataset and model, run the cell's mode."""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from datasets import get_dataset
+from methods import get_method
+from methods.libraries import get_library
+from methods.snn.layers import count_parameters
+
+from .cell import Cell
+from .memory import peak_rss_bytes
+from .modes.common import build_model, resolve_device, seed_everything
+
+MODE_MODULES = {
+    "train": "benches.modes.train",
+    "efficiency": "benches.modes.efficiency",
+    "alignment": "benches.modes.alignment",
+}
+
+
+def support(cell: Cell) -> tuple[bool, str]:
+    """Whether the cell can run here; the reason goes into a ``skipped`` record."""
+    library = get_library(cell.library)
+    ok, reason = library.available()
+    if not ok:
+        return False, reason
+    if cell.device == "cuda" and not torch.cuda.is_available():
+        return False, "device cuda requested but no CUDA device is available"
+    ok, reason = get_method(cell.method).supports(cell)
+    if not ok:
+        return False, reason
+    return get_dataset(cell.dataset).supports(cell)
+
+
+def execute(cell: Cell, data_root: str | None = None) -> dict:
+    """Metrics of ``cell`` (raises on failure; the worker turns that into a record)."""
+    if cell.threads:
+        torch.set_num_threads(cell.threads)
+    device = resolve_device(cell.device)
+    dataset = get_dataset(cell.dataset)
+    seed_everything(cell.seed)
+    method = get_method(cell.method)(cell)
+    model = build_model(method, dataset, device)
+    mode = importlib.import_module(MODE_MODULES[cell.mode])
+    metrics = mode.run(method, dataset, model, device, data_root)
+    metrics["parameters"] = count_parameters(model)
+    metrics["peak_rss_bytes"] = peak_rss_bytes()
+    if device.type == "cuda":
+        metrics["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
+    else:
+        metrics["peak_memory_bytes"] = metrics["peak_rss_bytes"]
+    return metrics

@@ -1,0 +1,221 @@
+"""Matrices: TOML files that expand into cells.
+
+A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table and one or more
+``[[grid]]`` tables. Each grid is the product of its axes (lists), on top of the defaults::
+
+    description = "digits, every method"
+    timeout_s = 900
+
+    [defaults]
+    libraries = ["torch"]
+    seeds = [0, 1]
+
+    [[grid]]
+    methods = ["bptt", "rate_m"]
+    datasets = ["digits"]          # architectures default to each dataset's own
+    timesteps = [2, 4, 8]
+    tracks = ["common"]            # recipe tracks: common and/or paper
+    recipe = { epochs = 10 }       # overrides on top of track recipe and dataset defaults
+    params = { k = [1, 2] }        # method parameters (grid), for methods that declare them
+
+Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks.
+Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from datasets import get_dataset, list_datasets
+from methods import get_method, list_methods
+from methods.architectures import list_architectures
+from methods.libraries import list_libraries
+from methods.recipes import TRACKS
+
+from .cell import DEVICES, MODES, Cell
+from .errors import UserError
+
+AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
+        "tracks")
+SCALARS = ("mode", "device", "threads")
+TABLES = ("recipe", "params")
+TOP_LEVEL = ("description", "timeout_s", "defaults", "grid")
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+@dataclass
+class Matrix:
+    name: str
+    description: str
+    timeout_s: float
+    cells: list[Cell]
+    source: str
+
+
+def packaged_matrices() -> dict[str, str]:
+    """Name → TOML text of the matrices shipped with the suite."""
+    folder = resources.files("benches") / "matrices"
+    return {
+        entry.name[: -len(".toml")]: entry.read_text()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None) -> Matrix:
+    """Load a packaged matrix by name or a user's matrix file by path, and expand it.
+
+    ``overrides`` replace axes in every grid (``methods``, ``datasets``, ``libraries``,
+    ``timesteps``, ``seeds``), set scalars (``device``, ``threads``) or add recipe keys
+    (``recipe``: dict).
+    """
+    shipped = packaged_matrices()
+    if name_or_path in shipped:
+        text, source, name = shipped[name_or_path], f"benches/matrices/{name_or_path}.toml", \
+            name_or_path
+    elif name_or_path.endswith(".toml") or os.sep in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UserError(f"matrix file {name_or_path} does not exist")
+        text, source, name = path.read_text(), str(path), path.stem
+    else:
+        raise UserError(
+            f"unknown matrix {name_or_path!r} (known: {', '.join(sorted(shipped))}; "
+            "or pass the path of a .toml file)"
+        )
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"matrix {source} is not valid TOML: {exc}") from None
+    return expand(name, data, source, overrides or {})
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)} "
+                        f"(allowed: {', '.join(allowed)})")
+
+
+def _as_list(value: Any, key: str, where: str) -> list:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise UserError(f"{where}: {key} is empty")
+    return values
+
+
+def _check_names(values: list, known: list[str], kind: str, where: str) -> None:
+    for value in values:
+        if value not in known:
+            raise UserError(f"{where}: unknown {kind} {value!r} (known: {', '.join(known)})")
+
+
+def validate_timesteps(values: list, where: str) -> list[int]:
+    for t in values:
+        if isinstance(t, bool) or not isinstance(t, int) or t <= 0:
+            raise UserError(f"{where}: timesteps must be positive integers, got {t!r}")
+    return values
+
+
+def expand(name: str, data: dict, source: str, overrides: dict[str, Any]) -> Matrix:
+    """Cells of a parsed matrix (validated; duplicates removed, order kept)."""
+    if not isinstance(data, dict):
+        raise UserError(f"matrix {source}: expected a TOML table")
+    _check_keys(data, TOP_LEVEL, f"matrix {source}")
+    defaults = data.get("defaults", {})
+    grids = data.get("grid", [])
+    if not isinstance(defaults, dict) or not isinstance(grids, list) or not grids:
+        raise UserError(f"matrix {source}: needs at least one [[grid]] table")
+    allowed = AXES + SCALARS + TABLES
+    _check_keys(defaults, allowed, f"matrix {source} [defaults]")
+    cells: dict[str, Cell] = {}
+    for i, grid in enumerate(grids, 1):
+        where = f"matrix {source} grid {i}"
+        if not isinstance(grid, dict):
+            raise UserError(f"{where}: expected a table")
+        _check_keys(grid, allowed, where)
+        spec = {**defaults, **grid}
+        spec["recipe"] = {**defaults.get("recipe", {}), **grid.get("recipe", {}),
+                          **overrides.get("recipe", {})}
+        spec["params"] = {**defaults.get("params", {}), **grid.get("params", {})}
+        for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
+                    "threads"):
+            if overrides.get(key) is not None:
+                spec[key] = overrides[key]
+        for cell in _grid_cells(spec, where):
+            cells.setdefault(cell.key(), cell)
+    timeout = data.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise UserError(f"matrix {source}: timeout_s must be a positive number")
+    return Matrix(name, str(data.get("description", "")), float(timeout), list(cells.values()),
+                  source)
+
+
+def _grid_cells(spec: dict, where: str) -> list[Cell]:
+    methods = _as_list(spec.get("methods", []), "methods", where)
+    datasets = _as_list(spec.get("datasets", []), "datasets", where)
+    _check_names(methods, list_methods(), "method", where)
+    _check_names(datasets, list_datasets(), "dataset", where)
+    libraries = _as_list(spec.get("libraries", ["torch"]), "libraries", where)
+    _check_names(libraries, list_libraries(), "library", where)
+    architectures = spec.get("architectures")
+    if architectures is not None:
+        architectures = _as_list(architectures, "architectures", where)
+        _check_names(architectures, list_architectures(), "architecture", where)
+    timesteps = validate_timesteps(_as_list(spec.get("timesteps", [4]), "timesteps", where),
+                                   where)
+    seeds = _as_list(spec.get("seeds", [0]), "seeds", where)
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise UserError(f"{where}: seeds must be integers")
+    tracks = _as_list(spec.get("tracks", ["common"]), "tracks", where)
+    _check_names(tracks, list(TRACKS), "track", where)
+    mode = spec.get("mode", "train")
+    _check_names([mode], list(MODES), "mode", where)
+    device = spec.get("device", "cpu")
+    _check_names([device], list(DEVICES), "device", where)
+    threads = spec.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UserError(f"{where}: threads must be a positive integer")
+    backends = spec.get("backends")
+    params: dict = spec["params"]
+    if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
+        raise UserError(f"{where}: recipe and params must be tables")
+    cells = []
+    for dataset_name, method_name, library, T, seed, track in itertools.product(
+        datasets, methods, libraries, timesteps, seeds, tracks
+    ):
+        dataset = get_dataset(dataset_name)
+        method = get_method(method_name)
+        try:
+            recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
+            recipe = recipe.updated(**spec["recipe"])
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None
+        own = {k: _as_list(v, k, where) for k, v in params.items() if k in method.parameters}
+        for arch, backend, values in itertools.product(
+            architectures or [dataset.default_architecture],
+            _as_list(backends, "backends", where) if backends else [None],
+            itertools.product(*own.values()) if own else [()],
+        ):
+            try:
+                cells.append(Cell(
+                    method=method_name, library=library, dataset=dataset_name,
+                    architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
+                    params=dict(zip(own, values)),
+                    backend=backend or _default_backend(library, device), mode=mode,
+                    device=device, threads=threads,
+                ))
+            except ValueError as exc:
+                raise UserError(f"{where}: {exc}") from None
+    return cells
+
+
+def _default_backend(library: str, device: str) -> str:
+    """spikingjelly picks its CUDA kernels automatically; everything else runs on torch ops."""
+    return "auto" if library == "spikingjelly" and device == "cuda" else "torch"

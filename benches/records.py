@@ -1,0 +1,147 @@
+"""Records: one JSON file per cell, written atomically, named by the hash of the cell's config.
+
+Schema (``schema_version`` 1)::
+
+    {"schema_version": 1, "key": str, "status": "ok|failed|timeout|oom|skipped",
+     "reason": str | null, "matrix": str | null,
+     "cell": {"method", "library", "backend", "dataset", "architecture", "timesteps", "seed",
+              "mode", "device", "threads", "params": {...}, "recipe": {...}},
+     "metrics": {"test_top1": 0..1, "time_per_iter_s", "time_per_iter_iqr_s",
+                 "peak_memory_bytes", ...},
+     "env": {...}, "started_at": str, "duration_s": float, "traceback": str (failures only)}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .cell import Cell
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "failed", "timeout", "oom", "skipped")
+REQUIRED_KEYS = ("schema_version", "key", "status", "reason", "cell", "metrics", "env")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def make_record(
+    cell: Cell,
+    status: str,
+    reason: str | None = None,
+    metrics: dict[str, Any] | None = None,
+    env: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A record dict for ``cell`` (validated)."""
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "key": cell.key(),
+        "status": status,
+        "reason": reason,
+        "cell": cell.to_dict(),
+        "metrics": metrics or {},
+        "env": env or {},
+        **extra,
+    }
+    validate_record(record)
+    return record
+
+
+def validate_record(record: dict[str, Any]) -> None:
+    """Raise ``ValueError`` if ``record`` does not follow the schema."""
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"record lacks key(s): {', '.join(missing)}")
+    if record["schema_version"] != SCHEMA_VERSION:
+        raise ValueError(f"record schema_version {record['schema_version']} != {SCHEMA_VERSION}")
+    if record["status"] not in STATUSES:
+        raise ValueError(f"record status {record['status']!r} not in {STATUSES}")
+    if record["status"] != "ok" and not record["reason"]:
+        raise ValueError("a record that is not ok needs a reason")
+    cell = Cell.from_dict(record["cell"])
+    if cell.key() != record["key"]:
+        raise ValueError("record key does not match the hash of its cell")
+    top1 = record["metrics"].get("test_top1")
+    if top1 is not None and not 0.0 <= top1 <= 1.0:
+        raise ValueError(f"test_top1 must be in [0, 1], got {top1}")
+
+
+def record_path(out_dir: str | os.PathLike, cell: Cell) -> Path:
+    return Path(out_dir) / f"{cell.key()}.json"
+
+
+def write_record(record: dict[str, Any], out_dir: str | os.PathLike) -> Path:
+    """Write atomically: a temporary file in the same folder, then ``os.replace``."""
+    record = _finite(record)
+    validate_record(record)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{record['key']}.json"
+    fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=out)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(
+                record, fh, indent=1, sort_keys=True, default=_json_default, allow_nan=False
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN/inf (a diverged loss) by ``None`` so the file is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any]:
+    with open(path) as fh:
+        record = json.load(fh)
+    validate_record(record)
+    return record
+
+
+def load_records(out_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
+    """All valid records under ``out_dir`` and a list of problems with the others."""
+    records, problems = [], []
+    for path in sorted(Path(out_dir).glob("*.json")):
+        try:
+            records.append(read_record(path))
+        except (OSError, ValueError, TypeError) as exc:
+            problems.append(f"{path.name}: {exc}")
+    return records, problems
+
+
+def has_ok_record(out_dir: str | os.PathLike, cell: Cell) -> bool:
+    path = record_path(out_dir, cell)
+    if not path.exists():
+        return False
+    try:
+        return read_record(path)["status"] == "ok"
+    except (OSError, ValueError, TypeError):
+        return False

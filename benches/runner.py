@@ -1,0 +1,158 @@
+"""Run a matrix: every cell in its own process, with a timeout, one atomic record per cell.
+
+Cells run one at a time so that their timings do not disturb each other. A process per cell
+keeps peak-memory figures per cell and lets a crash, a timeout or an out-of-memory kill take
+down only that cell: its record says so and the matrix goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from methods.libraries import get_library
+
+from .cell import Cell
+from .execute import support
+from .records import has_ok_record, make_record, now, read_record, record_path, write_record
+
+_CONTEXT: mp.context.BaseContext | None = None
+
+
+def _context() -> mp.context.BaseContext:
+    """A fork server that has imported torch, the libraries and the registries once."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        _CONTEXT = mp.get_context(method)
+        if method == "forkserver":
+            _CONTEXT.set_forkserver_preload(["benches.worker"])
+    return _CONTEXT
+
+
+@dataclass
+class RunSummary:
+    counts: Counter = field(default_factory=Counter)
+    resumed: int = 0
+
+    def line(self) -> str:
+        parts = [f"{n} {status}" for status, n in sorted(self.counts.items())]
+        if self.resumed:
+            parts.append(f"{self.resumed} already done (--resume)")
+        return ", ".join(parts) or "nothing to run"
+
+
+def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s) -> int | None:
+    from .worker import run_cell
+
+    process = _context().Process(
+        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix), daemon=False
+    )
+    process.start()
+    process.join(timeout_s)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        return None
+    return process.exitcode
+
+
+def _run_in_subprocess(
+    cell: Cell, out_dir: str, data_root, matrix, timeout_s, env: dict[str, str]
+) -> int | None:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump({"cell": cell.to_dict(), "matrix": matrix}, fh)
+        payload = fh.name
+    cmd = [sys.executable, "-m", "benches.worker", payload, out_dir]
+    if data_root:
+        cmd.append(str(data_root))
+    try:
+        proc = subprocess.Popen(cmd, env={**os.environ, **env})
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+    finally:
+        os.unlink(payload)
+
+
+def run_cell_isolated(
+    cell: Cell, out_dir: str, data_root: str | None = None, matrix: str | None = None,
+    timeout_s: float = 1800.0,
+) -> dict:
+    """Run ``cell`` in its own process and return its record (written in any case)."""
+    started = now()
+    env = get_library(cell.library).backend_env(cell.backend) if cell.device == "cuda" else {}
+    if env:
+        code = _run_in_subprocess(cell, out_dir, data_root, matrix, timeout_s, env)
+    else:
+        code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s)
+    if code == 0:
+        return read_record(record_path(out_dir, cell))
+    if code is None:
+        status, reason = "timeout", f"cell exceeded its {timeout_s:g} s timeout and was killed"
+    elif code == -signal.SIGKILL:
+        status, reason = "oom", "cell process was killed by SIGKILL (out of memory, most likely)"
+    elif code < 0:
+        status, reason = "failed", f"cell process died with signal {signal.Signals(-code).name}"
+    else:
+        status, reason = "failed", f"cell process exited with status {code}"
+    record = make_record(cell, status, reason, matrix=matrix, started_at=started)
+    write_record(record, out_dir)
+    return record
+
+
+def run_cells(
+    cells: list[Cell],
+    out_dir: str,
+    *,
+    matrix: str | None = None,
+    data_root: str | None = None,
+    resume: bool = False,
+    timeout_s: float = 1800.0,
+) -> RunSummary:
+    """Run every cell (skipping unsupported ones with a record saying why)."""
+    summary = RunSummary()
+    out_dir = str(out_dir)
+    bar = tqdm(cells, desc="cells", unit="cell", position=0, disable=None)
+    for cell in bar:
+        bar.set_postfix_str(cell.label()[-60:])
+        if resume and has_ok_record(out_dir, cell):
+            summary.resumed += 1
+            continue
+        ok, reason = support(cell)
+        if ok:
+            record = run_cell_isolated(cell, out_dir, data_root, matrix, timeout_s)
+        else:
+            record = make_record(cell, "skipped", reason, matrix=matrix, started_at=now())
+            write_record(record, out_dir)
+        summary.counts[record["status"]] += 1
+        tqdm.write(_result_line(cell, record), file=sys.stderr)
+    return summary
+
+
+def _result_line(cell: Cell, record: dict) -> str:
+    m = record["metrics"]
+    if record["status"] != "ok":
+        return f"{record['status']:>7}  {cell.label()}: {record['reason']}"
+    parts = []
+    if m.get("test_top1") is not None:
+        parts.append(f"top1 {m['test_top1']:.3f}")
+    if m.get("grad_cosine") is not None:
+        parts.append(f"cos {m['grad_cosine']:.3f}")
+    if m.get("time_per_iter_s"):
+        parts.append(f"{1000 * m['time_per_iter_s']:.1f} ms/it")
+    if m.get("activation_bytes") is not None:
+        parts.append(f"{m['activation_bytes'] / 2**20:.2f} MiB act")
+    return f"     ok  {cell.label()}: " + ", ".join(parts)

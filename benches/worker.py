@@ -1,0 +1,86 @@
+"""The cell process: runs one cell and writes its record (ok, failed or oom) atomically.
+
+Started by the runner through a fork server that has already imported this module (so torch,
+the libraries and the registries load once per matrix, not once per cell), or as
+``python -m benches.worker CELL_JSON OUT_DIR [DATA_ROOT]`` when a cell needs its own
+environment variables (e.g. a spikingjelly CUDA backend chosen at import).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+
+import torch
+
+from datasets import list_datasets
+from methods import list_methods
+from methods.architectures import list_architectures
+from methods.libraries import get_library, list_libraries
+
+from .cell import Cell
+from .execute import execute
+from .provenance import environment
+from .records import make_record, now, write_record
+
+
+def preload() -> None:
+    """Import everything a cell needs (no computation, so forking stays safe)."""
+    list_methods()
+    list_datasets()
+    list_architectures()
+    for name in list_libraries():
+        get_library(name).available()
+    import sklearn.datasets  # noqa: F401
+    import torch.utils.data  # noqa: F401
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
+
+
+def run_cell(
+    cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None
+) -> None:
+    """Execute the cell and write its record; never raises for a failure of the cell itself."""
+    cell = Cell.from_dict(cell_dict)
+    started, t0 = now(), time.perf_counter()
+    status, reason, metrics, extra = "ok", None, {}, {}
+    try:
+        metrics = execute(cell, data_root)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+        status = "oom" if is_oom(exc) else "failed"
+        reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        extra["traceback"] = traceback.format_exc()
+    device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
+                          else "cpu")
+    env = environment(device)
+    library = get_library(cell.library)
+    env["library"] = {"name": cell.library, "version": library.version(),
+                      "backend": cell.backend}
+    try:
+        env["library"]["backend_in_use"] = library.backend_in_use(cell.backend, device)
+    except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
+        env["library"]["backend_in_use"] = f"unknown ({type(exc).__name__})"
+    record = make_record(
+        cell, status, reason, metrics, env, matrix=matrix, started_at=started,
+        duration_s=time.perf_counter() - t0, **extra,
+    )
+    write_record(record, out_dir)
+
+
+preload()
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if len(args) not in (2, 3):
+        sys.exit("usage: python -m benches.worker CELL_JSON OUT_DIR [DATA_ROOT]")
+    with open(args[0]) as fh:
+        payload = json.load(fh)
+    run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"))

@@ -1,0 +1,103 @@
+"""Dataset interface and registry.
+
+A dataset declares its shape, class count and encoding (``direct``: a static image fed as the
+input current at every step; ``frames``: T event frames per sample), says where its files are,
+and returns train/test splits as ``torch.utils.data.Dataset`` objects.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+from benches.cell import Cell
+from benches.registry import Registry
+
+DATA_ROOT_ENV = "BENCHES_DATA_ROOT"
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset's files are missing or incomplete; the message is one line for the user."""
+
+
+@dataclass
+class Splits:
+    """Train and test sets; ``train`` applies the recipe's augmentation, ``test`` never does."""
+
+    train: TorchDataset
+    test: TorchDataset
+
+
+def resolve_root(root: str | os.PathLike | None) -> Path:
+    """The data root: the argument, else ``$BENCHES_DATA_ROOT``, else ``./data``."""
+    return Path(root or os.environ.get(DATA_ROOT_ENV) or "data").expanduser()
+
+
+class Dataset(ABC):
+    """Base class of dataset adapters."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    num_classes: ClassVar[int]
+    in_shape: ClassVar[tuple[int, ...]]
+    encoding: ClassVar[str] = "direct"  # "direct" or "frames"
+    default_architecture: ClassVar[str] = ""
+    recipe_defaults: ClassVar[dict[str, Any]] = {}
+    """Training budget that suits this dataset (applied under the matrix's own settings)."""
+    augmentations: ClassVar[tuple[str, ...]] = ()
+    """The augmentation names this dataset understands in ``recipe.augment``."""
+    layout: ClassVar[str] = ""
+    """The on-disk layout expected under the data root (for messages; empty if embedded)."""
+
+    def locate(self, root: str | os.PathLike | None = None) -> tuple[bool, str]:
+        """Whether the files are present, and where this looked (or what it uses)."""
+        return True, "embedded (no files needed)"
+
+    def check(self, root: str | os.PathLike | None = None) -> None:
+        """Raise :class:`DatasetUnavailable` with one clear line if the files are not usable."""
+        ok, where = self.locate(root)
+        if not ok:
+            raise DatasetUnavailable(
+                f"{self.name}: files not found (looked in {where}); expected {self.layout}. "
+                f"Pass --data-root DIR or set {DATA_ROOT_ENV}."
+            )
+
+    def supports(self, cell: Cell) -> tuple[bool, str]:
+        """Whether the cell's settings fit this dataset (e.g. frames need T ≤ frames stored)."""
+        unknown = sorted(set(cell.recipe.get("augment", ())) - set(self.augmentations))
+        if unknown:
+            return False, f"{self.name} has no augmentation {', '.join(unknown)} " \
+                f"(has: {', '.join(self.augmentations) or 'none'})"
+        return True, ""
+
+    @abstractmethod
+    def splits(
+        self, timesteps: int, augment: tuple[str, ...] = (), root: str | None = None
+    ) -> Splits:
+        """The train and test sets (samples ``[C, H, W]`` or, for frames, ``[T, C, H, W]``)."""
+
+    def encode(self, x: torch.Tensor, timesteps: int) -> torch.Tensor:
+        """A batch as the method sees it: time-major ``[T, B, C, H, W]``."""
+        if self.encoding == "direct":
+            return x.unsqueeze(0).expand(timesteps, *x.shape)
+        return x.transpose(0, 1)
+
+
+DATASETS: Registry[type[Dataset]] = Registry(
+    "dataset",
+    "benches.datasets",
+    builtins=("datasets.digits",),
+)
+register_dataset = DATASETS.register
+list_datasets = DATASETS.names
+
+
+def get_dataset(name: str) -> Dataset:
+    """The dataset registered under ``name`` (an instance)."""
+    return DATASETS.get(name)()

@@ -1,0 +1,198 @@
+"""The method adapter API and its registry.
+
+A method is one class: it declares its name, paper, libraries, parameters and claimed complexity,
+says whether it supports a cell (and why not), supplies the layer kinds an architecture is built
+from, and owns the training step — its own temporal loop, backward passes and optimizer steps.
+
+Minimal example (see README, "Adding a method")::
+
+    @register_method
+    class MyBPTT(Method):
+        name = "my_bptt"
+        description = "BPTT with the reset kept in the graph"
+        paper = "..."
+        forced = {"detach_reset": False}
+
+        def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+            with timer("forward"):
+                loss = sequence_loss(forward_sequence(model, x_seq), y, self.recipe)
+            with timer("backward"):
+                loss.backward()
+            step_optimizer(optimizer, timer)
+            return loss.detach()
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from benches.cell import Cell
+from benches.registry import Registry
+
+from .libraries import Library, get_library
+from .recipes import COMMON, Recipe
+from .snn.config import LIFConfig
+from .snn.functional import reset_states, set_step_mode
+from .snn.layers import LayerFactory
+
+Timer = Callable[[str], AbstractContextManager]
+
+
+def NULL_TIMER(phase: str) -> AbstractContextManager:  # noqa: N802 - used like a constant
+    """A timer that measures nothing (methods accept any ``timer(phase)`` context factory)."""
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """Claimed cost per training iteration in L (layers), T (steps), K (sampled steps)."""
+
+    memory: str  # activation memory: "L" or "L·T"
+    backward: str  # backward time: "L", "L·K" or "L·T"
+    optimizer_steps: str = "1"  # per batch: "1" or "T"
+
+    @property
+    def memory_exponent(self) -> int:
+        """Expected exponent of activation memory in T."""
+        return 1 if "T" in self.memory else 0
+
+    @property
+    def backward_exponent(self) -> int:
+        """Expected exponent of backward time in T."""
+        return 1 if "T" in self.backward else 0
+
+
+class Method(ABC):
+    """Base class of method adapters. Subclasses set the class attributes and ``train_step``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    paper: ClassVar[str]
+    libraries: ClassVar[tuple[str, ...]] = ("torch", "spikingjelly", "snntorch")
+    parameters: ClassVar[dict[str, tuple]] = {}
+    """benchopt-style grid: parameter → allowed/default values (the first is the default)."""
+    complexity: ClassVar[Complexity] = Complexity("L·T", "L·T")
+    paper_recipe: ClassVar[dict[str, Any]] = {}
+    """Overrides of the common recipe that make up this method's published recipe."""
+    forced: ClassVar[dict[str, Any]] = {}
+    """Recipe values that define the method (e.g. ``detach_reset=False`` for bptt_reset)."""
+    multi_step_eval: ClassVar[bool] = True
+    """Evaluate with T folded into the batch; single-step methods evaluate step by step."""
+
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+        self.T = cell.timesteps
+        self.recipe = Recipe.from_dict(cell.recipe) if cell.recipe else self.recipe_for("common")
+        self.params = {**self.default_params(), **cell.params}
+        self.library: Library = get_library(cell.library)
+        self.lif: LIFConfig = self.recipe.lif()
+
+    # -- declarations -----------------------------------------------------------------------
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        return {k: v[0] for k, v in cls.parameters.items()}
+
+    @classmethod
+    def recipe_for(cls, track: str) -> Recipe:
+        """The method's recipe on ``track`` (``common`` or ``paper``), forced values applied."""
+        recipe = COMMON if track == "common" else COMMON.updated(track="paper", **cls.paper_recipe)
+        return recipe.updated(**cls.forced) if cls.forced else recipe
+
+    @classmethod
+    def supports(cls, cell: Cell) -> tuple[bool, str]:
+        """Whether this method can run ``cell`` honestly; the reason lands in the record."""
+        if cell.library not in cls.libraries:
+            return False, f"{cls.name} has no {cell.library} implementation (has: " \
+                f"{', '.join(cls.libraries)})"
+        unknown = sorted(set(cell.params) - set(cls.parameters))
+        if unknown:
+            return False, f"{cls.name} has no parameter(s) {', '.join(unknown)}"
+        recipe = Recipe.from_dict(cell.recipe) if cell.recipe else cls.recipe_for("common")
+        for key, value in cls.forced.items():
+            if getattr(recipe, key) != value:
+                return False, f"{cls.name} requires {key}={value!r} (the recipe has " \
+                    f"{getattr(recipe, key)!r})"
+        return get_library(cell.library).supports(recipe.lif(), cell.backend, cell.device)
+
+    # -- model ------------------------------------------------------------------------------
+    def layers(self) -> LayerFactory:
+        """The layer kinds this method's networks are made of."""
+        return LayerFactory(self.library, self.lif)
+
+    def build(self, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        """The cell's architecture built from this method's layers."""
+        from .architectures import get_architecture
+
+        arch = get_architecture(self.cell.architecture)
+        return arch.build(self.layers(), in_shape, num_classes)
+
+    # -- training and inference ---------------------------------------------------------------
+    @abstractmethod
+    def train_step(
+        self,
+        model: nn.Module,
+        x_seq: torch.Tensor,
+        y: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None,
+        timer: Timer = NULL_TIMER,
+    ) -> torch.Tensor:
+        """One training iteration on a batch ``x_seq: [T, B, ...]``; returns the detached loss.
+
+        With ``optimizer=None`` gradients are only accumulated in ``.grad`` (no step, no zeroing),
+        which is how gradient alignment reads a method's gradient.
+        """
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, C]``: the output averaged over time (model in eval mode)."""
+        if self.multi_step_eval:
+            return forward_sequence(model, x_seq).mean(0)
+        return torch.stack(list(forward_steps(model, x_seq))).mean(0)
+
+
+def forward_sequence(model: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
+    """Multi-step forward: ``[T, B, ...]`` → outputs ``[T, B, C]`` (T folded into the batch)."""
+    T = x_seq.shape[0]
+    set_step_mode(model, "m", T)
+    reset_states(model)
+    out = model(x_seq.flatten(0, 1))
+    return out.reshape(T, -1, *out.shape[1:])
+
+
+def forward_steps(model: nn.Module, x_seq: torch.Tensor):
+    """Single-step forward: yields each step's output ``[B, C]`` (states kept between steps)."""
+    set_step_mode(model, "s", x_seq.shape[0])
+    reset_states(model)
+    for x in x_seq:
+        yield model(x)
+
+
+def step_optimizer(optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_TIMER) -> None:
+    """Step and zero the optimizer (nothing when gradients are only being read)."""
+    if optimizer is None:
+        return
+    with timer("optimizer"):
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+
+METHODS: Registry[type[Method]] = Registry(
+    "method",
+    "benches.methods",
+    builtins=("methods.bptt",),
+)
+register_method = METHODS.register
+list_methods = METHODS.names
+
+
+def get_method(name: str) -> type[Method]:
+    """The method class registered under ``name``."""
+    return METHODS.get(name)

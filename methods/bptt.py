@@ -1,0 +1,27 @@
+"""BPTT: unroll T steps with autograd through time, reset spike detached, one backward."""
+
+from __future__ import annotations
+
+from .base import NULL_TIMER, Complexity, Method, forward_sequence, register_method, step_optimizer
+from .recipes import RATE_BP_PAPER
+from .snn.loss import sequence_loss
+
+
+@register_method
+class BPTT(Method):
+    """Backpropagation through time in multi-step mode (T folded into the batch for conv/BN)."""
+
+    name = "bptt"
+    description = "backprop through time; reset spike detached; multi-step (T folded into batch)"
+    paper = "Wu et al. 2018 (STBP); detach-reset as in spikingjelly / Zenke & Vogels 2021"
+    complexity = Complexity(memory="L·T", backward="L·T")
+    paper_recipe = RATE_BP_PAPER
+    forced = {"detach_reset": True}
+
+    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+        with timer("forward"):
+            loss = sequence_loss(forward_sequence(model, x_seq), y, self.recipe)
+        with timer("backward"):
+            loss.backward()
+        step_optimizer(optimizer, timer)
+        return loss.detach()

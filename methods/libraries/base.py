@@ -1,0 +1,139 @@
+"""The library axis: a :class:`Library` builds :class:`SpikingNeuron` layers with one interface.
+
+Every layer takes folded input ``[T·B, ...]`` in multi-step mode (``step_mode='m'``, ``T`` set by
+the method) and ``[B, ...]`` in single-step mode, where it keeps its membrane state between calls.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from benches.registry import Registry
+from ..snn.config import LIFConfig
+
+
+class SpikingNeuron(nn.Module, ABC):
+    """A LIF layer of some library behind one interface.
+
+    ``multi_step`` runs T steps from a zero state with the library's own autograd;
+    ``single_step`` advances the kept state by one step and records the charged potential ``h``.
+    """
+
+    library: ClassVar[str] = ""
+
+    def __init__(self, cfg: LIFConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.step_mode = "m"
+        self.T = 1
+        self.h: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.step_mode == "m":
+            x_seq = x.reshape(self.T, -1, *x.shape[1:])
+            return self.multi_step(x_seq).flatten(0, 1)
+        return self.single_step(x)
+
+    @abstractmethod
+    def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """Spikes ``[T, B, ...]`` for inputs ``[T, B, ...]`` starting from a zero state."""
+
+    @abstractmethod
+    def single_step(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
+    ) -> torch.Tensor:
+        """One step from the kept state; sets ``self.h`` to the charged potential ``H_t``."""
+
+    @abstractmethod
+    def membrane(self) -> torch.Tensor | None:
+        """The post-reset membrane ``V_t`` after the last step (``None`` before any step)."""
+
+    @abstractmethod
+    def reset_state(self) -> None:
+        """Forget the membrane state (start of a new sequence)."""
+
+    @abstractmethod
+    def detach_state(self) -> None:
+        """Cut the membrane state from the graph (no gradient across time)."""
+
+    @torch.no_grad()
+    def sequence(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """No-grad run over ``[T, ...]``: spikes and charged potentials ``(s_seq, h_seq)``."""
+        self.reset_state()
+        spikes, charged = [], []
+        for x in x_seq:
+            spikes.append(self.single_step(x))
+            charged.append(self.h)
+        self.reset_state()
+        return torch.stack(spikes), torch.stack(charged)
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (
+            f"library={self.library}, tau={c.tau}, threshold={c.threshold}, reset={c.reset}, "
+            f"detach_reset={c.detach_reset}, surrogate={c.surrogate}({c.alpha}), "
+            f"step_mode={self.step_mode}"
+        )
+
+
+class Library(ABC):
+    """A backend that supplies LIF neurons; declares what it can express honestly."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    distribution: ClassVar[str | None] = None  # pip distribution whose version is recorded
+    backends: ClassVar[tuple[str, ...]] = ("torch",)
+
+    def available(self) -> tuple[bool, str]:
+        """Whether the library imports here, and why not."""
+        if self.distribution is None:
+            return True, ""
+        try:
+            importlib.import_module(self.distribution.replace("-", "_"))
+        except Exception as exc:  # noqa: BLE001 - report any import failure
+            return False, f"{self.distribution} does not import: {exc}"
+        return True, ""
+
+    def version(self) -> str | None:
+        name = self.distribution or "torch"
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
+        """Whether this neuron configuration and backend can be expressed exactly."""
+        if backend not in self.backends:
+            return False, f"library {self.name} has no backend {backend!r} (has {self.backends})"
+        return True, ""
+
+    def backend_env(self, backend: str) -> dict[str, str]:
+        """Environment variables a cell process needs for ``backend`` (set before import)."""
+        return {}
+
+    def backend_in_use(self, backend: str, device: torch.device) -> str:
+        """The implementation actually selected, for provenance."""
+        return backend
+
+    @abstractmethod
+    def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
+        """A LIF layer with these constants."""
+
+
+LIBRARIES: Registry[type[Library]] = Registry(
+    "library",
+    "benches.libraries",
+    builtins=("methods.libraries.torch", "methods.libraries.spikingjelly", "methods.libraries.snntorch"),
+)
+register_library = LIBRARIES.register
+list_libraries = LIBRARIES.names
+
+
+def get_library(name: str) -> Library:
+    """The library backend registered under ``name`` (an instance)."""
+    return LIBRARIES.get(name)()

@@ -1,0 +1,126 @@
+"""spikingjelly 2.x: ``neuron.LIFNode`` (``decay_input=False``), its fused multi-step operator and,
+on CUDA, its native CUDA or Triton kernels (``SJ_LIF_CUDA_IMPLEMENTATION``, read at import)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..snn.config import LIFConfig
+from .base import Library, SpikingNeuron, register_library
+
+BACKEND_ENV = "SJ_LIF_CUDA_IMPLEMENTATION"
+
+
+def sj_surrogate(cfg: LIFConfig):
+    """spikingjelly's surrogate equal to ours: Sigmoid(α), PiecewiseQuadratic(α), Rect(1/a)."""
+    from spikingjelly.activation_based import surrogate
+
+    if cfg.surrogate == "sigmoid":
+        return surrogate.Sigmoid(alpha=cfg.alpha)
+    if cfg.surrogate == "triangle":
+        return surrogate.PiecewiseQuadratic(alpha=cfg.alpha)
+    return surrogate.Rect(alpha=1.0 / cfg.alpha)
+
+
+def lif_node_kwargs(cfg: LIFConfig) -> dict:
+    """Keyword arguments of spikingjelly's LIF nodes for these constants."""
+    return dict(
+        tau=float(cfg.tau),
+        decay_input=False,
+        v_threshold=float(cfg.threshold),
+        v_reset=None if cfg.reset == "soft" else 0.0,
+        surrogate_function=sj_surrogate(cfg),
+        detach_reset=cfg.detach_reset,
+    )
+
+
+class SpikingJellyLIF(SpikingNeuron):
+    """Wraps ``spikingjelly.activation_based.neuron.LIFNode`` (or a subclass passed as ``node``)."""
+
+    library = "spikingjelly"
+
+    def __init__(self, cfg: LIFConfig, node: torch.nn.Module | None = None) -> None:
+        super().__init__(cfg)
+        if node is None:
+            from spikingjelly.activation_based import neuron
+
+            node = neuron.LIFNode(**lif_node_kwargs(cfg), step_mode="m")
+        self.node = node
+
+    def _v(self) -> torch.Tensor | None:
+        v = self.node.v
+        return v if isinstance(v, torch.Tensor) else None
+
+    def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
+        self.node.reset()
+        self.node.step_mode = "m"
+        out = self.node(x_seq)
+        self.node.reset()
+        return out
+
+    def single_step(self, x, threshold=None):
+        node = self.node
+        node.step_mode = "s"
+        v = self._v()
+        self.h = x if v is None else x + self.cfg.decay * v
+        if threshold is None:
+            return node(x)
+        node.v_threshold = float(threshold)
+        try:
+            return node(x)
+        finally:
+            node.v_threshold = float(self.cfg.threshold)
+
+    def membrane(self):
+        return self._v()
+
+    def reset_state(self) -> None:
+        self.node.reset()
+        self.h = None
+
+    def detach_state(self) -> None:
+        v = self._v()
+        if v is not None:
+            self.node.v = v.detach()
+
+    @torch.no_grad()
+    def sequence(self, x_seq):
+        node = self.node
+        node.reset()
+        node.step_mode, node.store_v_seq = "m", True
+        try:
+            s_seq = node(x_seq)
+            v_seq = node.v_seq
+        finally:
+            node.store_v_seq = False
+            node.reset()
+        h_seq = x_seq.clone()
+        h_seq[1:].add_(v_seq[:-1], alpha=self.cfg.decay)
+        return s_seq, h_seq
+
+
+@register_library
+class SpikingJellyLibrary(Library):
+    name = "spikingjelly"
+    description = "spikingjelly 2.x LIFNode; CUDA backends: cuda (native), triton, torch"
+    distribution = "spikingjelly"
+    backends = ("torch", "auto", "cuda", "triton")
+
+    def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
+        ok, reason = super().supports(cfg, backend, device)
+        if not ok:
+            return ok, reason
+        if device == "cpu" and backend not in ("torch", "auto"):
+            return False, f"spikingjelly backend {backend!r} needs CUDA; on CPU only 'torch' runs"
+        return True, ""
+
+    def backend_env(self, backend: str) -> dict[str, str]:
+        return {} if backend == "auto" else {BACKEND_ENV: backend}
+
+    def backend_in_use(self, backend: str, device: torch.device) -> str:
+        from spikingjelly.activation_based.functional.neuron import neuron_implementation
+
+        return str(neuron_implementation("lif", device)["implementation"])
+
+    def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
+        return SpikingJellyLIF(cfg)

@@ -1,0 +1,49 @@
+"""Plain PyTorch: the reference LIF of METHODS.md, with a fused multi-step autograd node."""
+
+from __future__ import annotations
+
+import torch
+
+from ..snn.config import LIFConfig
+from ..snn.lif import lif_forward_sequence, lif_multi_step, lif_step
+from .base import Library, SpikingNeuron, register_library
+
+
+class TorchLIF(SpikingNeuron):
+    """Reference LIF: ``lif_multi_step`` in multi-step mode, ``lif_step`` in single-step mode."""
+
+    library = "torch"
+
+    def __init__(self, cfg: LIFConfig) -> None:
+        super().__init__(cfg)
+        self.v: torch.Tensor | None = None
+
+    def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
+        return lif_multi_step(x_seq, self.cfg)
+
+    def single_step(self, x, threshold=None):
+        s, self.v, self.h = lif_step(x, self.v, self.cfg, threshold)
+        return s
+
+    def membrane(self):
+        return self.v
+
+    def reset_state(self) -> None:
+        self.v, self.h = None, None
+
+    def detach_state(self) -> None:
+        if self.v is not None:
+            self.v = self.v.detach()
+
+    def sequence(self, x_seq):
+        return lif_forward_sequence(x_seq, self.cfg)
+
+
+@register_library
+class TorchLibrary(Library):
+    name = "torch"
+    description = "plain PyTorch reference LIF (fused multi-step autograd node)"
+    distribution = None
+
+    def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
+        return TorchLIF(cfg)

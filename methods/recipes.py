@@ -1,0 +1,106 @@
+"""Training recipes: the ``common`` track (one recipe for every method) and ``paper`` tracks.
+
+A :class:`Recipe` holds everything a cell trains with: neuron constants, loss, optimizer,
+schedule, budget, augmentation and the timing protocol. Its dict form goes into the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from .snn.config import LIFConfig
+
+TRACKS = ("common", "paper")
+LOSSES = ("ce", "ce+mse")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training recipe (defaults: the ``common`` track of METHODS.md)."""
+
+    track: str = "common"
+    # neuron
+    tau: float = 2.0
+    threshold: float = 1.0
+    reset: str = "soft"
+    detach_reset: bool = True
+    surrogate: str = "sigmoid"
+    alpha: float = 4.0
+    # loss: "ce" = cross-entropy on the time-averaged output (online methods: CE(o_t)/T per step);
+    # "ce+mse" = per step (1 − w)·CE(o_t) + w·MSE(o_t, target), averaged over t
+    loss: str = "ce"
+    mse_weight: float = 0.05
+    mse_target: str = "onehot"  # "onehot" or "const" (MSE to mse_const, SLTT/TET style)
+    mse_const: float = 1.0
+    grad_scale_by_T: bool = False  # rate-BP reference: loss gradient (not value) scaled by 1/T
+    # optimisation
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    decay_norm_and_bias: bool = True
+    schedule: str = "cosine"
+    epochs: int = 300
+    batch_size: int = 128
+    # data
+    augment: tuple[str, ...] = ()
+    # measurement protocol
+    warmup_iters: int = 3
+    timed_iters: int = 10
+
+    def __post_init__(self) -> None:
+        if self.track not in TRACKS:
+            raise ValueError(f"track must be one of {TRACKS}, got {self.track!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.mse_target not in ("onehot", "const"):
+            raise ValueError(f"mse_target must be 'onehot' or 'const', got {self.mse_target!r}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.warmup_iters < 0 or self.timed_iters < 1:
+            raise ValueError("warmup_iters must be ≥ 0 and timed_iters ≥ 1")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        self.lif()  # validates the neuron constants
+
+    def lif(self, **overrides) -> LIFConfig:
+        """The neuron constants of this recipe (``overrides`` e.g. ``detach_reset=False``)."""
+        values = dict(
+            tau=self.tau, threshold=self.threshold, reset=self.reset,
+            detach_reset=self.detach_reset, surrogate=self.surrogate, alpha=self.alpha,
+        )
+        values.update(overrides)
+        return LIFConfig(**values)
+
+    def updated(self, **changes) -> Recipe:
+        """A copy with ``changes``; unknown keys raise ``ValueError`` naming them."""
+        unknown = sorted(set(changes) - {f.name for f in fields(self)})
+        if unknown:
+            raise ValueError(f"unknown recipe key(s): {', '.join(unknown)}")
+        if "augment" in changes:
+            changes["augment"] = tuple(changes["augment"])
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["augment"] = list(self.augment)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Recipe:
+        return cls().updated(**data)
+
+
+COMMON = Recipe()
+"""τ = 2, θ = 1, soft reset, sigmoid α = 4, CE on the mean output, SGD 0.9, cosine."""
+
+RATE_BP_PAPER = dict(
+    tau=1.25, loss="ce", weight_decay=5e-4, decay_norm_and_bias=False, epochs=300,
+    batch_size=128, lr=0.1, augment=("crop", "flip", "autoaugment", "cutout"),
+)
+"""Yu et al. 2024 (rate-based BP), also the BPTT baseline of their repository."""

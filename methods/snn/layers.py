@@ -1,0 +1,87 @@
+"""The layer kinds an architecture is built from, supplied by the method (``LayerFactory``).
+
+An architecture only calls the factory, so one architecture definition serves every method and
+library: a method changes what ``conv``, ``norm`` or ``neuron`` return (weight-standardised conv
+for OTTT, OSR for OS, two-pass layers for rate-based BP) and the architecture stays the same.
+Layers take folded input: ``[T·B, ...]`` in multi-step mode, ``[B, ...]`` in single-step mode.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..libraries.base import Library
+from .config import LIFConfig
+
+
+class Add(nn.Module):
+    """Residual addition as a module, so methods can make it trace-aware."""
+
+    def forward(self, a, b):
+        return a + b
+
+
+class Scale(nn.Module):
+    """Multiply by a constant (OTTT's 2.74 after each neuron of a weight-standardised net)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return x * self.value
+
+    def extra_repr(self) -> str:
+        return f"value={self.value}"
+
+
+class LayerFactory:
+    """Default layer kinds: plain conv/linear, BatchNorm, the library's LIF neuron."""
+
+    def __init__(self, library: Library, lif: LIFConfig) -> None:
+        self.library = library
+        self.lif = lif
+
+    def conv(
+        self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,
+        bias: bool = False,
+    ) -> nn.Module:
+        return nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=bias)
+
+    def linear(self, fin: int, fout: int, bias: bool = True) -> nn.Module:
+        return nn.Linear(fin, fout, bias=bias)
+
+    def norm(self, channels: int, dims: int = 2) -> nn.Module:
+        return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
+
+    def neuron(self) -> nn.Module:
+        return self.library.neuron(self.lif)
+
+    def max_pool(self, kernel: int, stride: int | None = None, padding: int = 0) -> nn.Module:
+        return nn.MaxPool2d(kernel, stride=stride, padding=padding)
+
+    def avg_pool(self, kernel: int, stride: int | None = None) -> nn.Module:
+        return nn.AvgPool2d(kernel, stride=stride)
+
+    def adaptive_avg_pool(self, size: int) -> nn.Module:
+        return nn.AdaptiveAvgPool2d(size)
+
+    def flatten(self) -> nn.Module:
+        return nn.Flatten(1)
+
+    def dropout(self, p: float) -> nn.Module:
+        return nn.Dropout(p) if p > 0 else nn.Identity()
+
+    def add(self) -> nn.Module:
+        return Add()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def output_sequence(out: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """Unfold a multi-step model output ``[T·B, C]`` to ``[T, B, C]``."""
+    return out.reshape(timesteps, -1, *out.shape[1:])

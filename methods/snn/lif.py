@@ -1,0 +1,111 @@
+"""Reference LIF dynamics in plain PyTorch (METHODS.md notation).
+
+``H_t = λ·V_{t-1} + I_t``; ``s_t = Θ(H_t − θ)``; soft ``V_t = H_t − θ·s_t`` or hard
+``V_t = H_t·(1 − s_t)``. The reset spike is detached when ``cfg.detach_reset``.
+
+* :func:`lif_step` — one step with ordinary autograd (used by single-step methods);
+* :func:`lif_multi_step` — all T steps in one autograd node with a hand-written backward (the
+  fast path of BPTT: it saves only ``H`` and loops backward in time);
+* :func:`reset_derivative` / :func:`temporal_jacobian` — ``∂V_t/∂H_t`` and ``J_t = ∂H_{t+1}/∂H_t``,
+  shared by the fused backward and by the rate-based eligibility.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .config import LIFConfig
+from .surrogate import spike, surrogate_grad
+
+
+def reset_derivative(
+    h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, cfg: LIFConfig
+) -> torch.Tensor | float:
+    """``∂V_t/∂H_t`` for the configured reset (``sg`` = σ'(H_t − θ))."""
+    if cfg.reset == "soft":
+        return 1.0 if cfg.detach_reset else 1.0 - cfg.threshold * sg
+    keep = 1.0 - s
+    return keep if cfg.detach_reset else keep - h * sg
+
+
+def temporal_jacobian(
+    h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, cfg: LIFConfig
+) -> torch.Tensor | float:
+    """``J_t = ∂H_{t+1}/∂H_t = λ·∂V_t/∂H_t`` (the table of METHODS.md, rate_m section)."""
+    return cfg.decay * reset_derivative(h, s, sg, cfg)
+
+
+def lif_step(
+    x: torch.Tensor,
+    v: torch.Tensor | None,
+    cfg: LIFConfig,
+    threshold: torch.Tensor | float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One LIF step with autograd. Returns ``(spike, v_next, h)``.
+
+    ``threshold`` overrides ``cfg.threshold`` for this step (a scalar tensor for OTS).
+    """
+    theta = cfg.threshold if threshold is None else threshold
+    h = x if v is None else x + cfg.decay * v
+    s = spike(h - theta, cfg.surrogate, cfg.alpha)
+    s_reset = s.detach() if cfg.detach_reset else s
+    if cfg.reset == "soft":
+        v_next = h - theta * s_reset
+    else:
+        v_next = h * (1.0 - s_reset)
+    return s, v_next, h
+
+
+@torch.no_grad()
+def lif_forward_sequence(
+    x_seq: torch.Tensor, cfg: LIFConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """No-grad forward over ``[T, ...]``: returns ``(s_seq, h_seq)`` (spikes and charged H)."""
+    s_seq = torch.empty_like(x_seq)
+    h_seq = torch.empty_like(x_seq)
+    v = torch.zeros_like(x_seq[0])
+    theta, lam = cfg.threshold, cfg.decay
+    for t in range(x_seq.shape[0]):
+        h, s = h_seq[t], s_seq[t]
+        torch.add(x_seq[t], v, alpha=lam, out=h)
+        torch.ge(h, theta, out=s)
+        if cfg.reset == "soft":
+            torch.sub(h, s, alpha=theta, out=v)
+        else:
+            torch.mul(h, 1.0 - s, out=v)
+    return s_seq, h_seq
+
+
+class _FusedLIF(torch.autograd.Function):
+    """All T steps as one node; saves ``H`` only and runs the temporal recursion backward."""
+
+    @staticmethod
+    def forward(ctx, x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+        s_seq, h_seq = lif_forward_sequence(x_seq, cfg)
+        ctx.save_for_backward(h_seq)
+        ctx.cfg = cfg
+        return s_seq
+
+    @staticmethod
+    def backward(ctx, grad_s: torch.Tensor):
+        (h_seq,) = ctx.saved_tensors
+        cfg: LIFConfig = ctx.cfg
+        grad_x = torch.empty_like(h_seq)
+        carry = None  # ∂L/∂V_t arriving from H_{t+1} (= λ·∂L/∂H_{t+1})
+        for t in range(h_seq.shape[0] - 1, -1, -1):
+            u = h_seq[t] - cfg.threshold
+            sg = surrogate_grad(u, cfg.surrogate, cfg.alpha)
+            gh = grad_x[t]
+            torch.mul(grad_s[t], sg, out=gh)
+            if carry is not None:
+                s = (u >= 0).to(u.dtype) if cfg.reset == "hard" else None
+                gh.add_(carry * reset_derivative(h_seq[t], s, sg, cfg))
+            carry = gh * cfg.decay
+        return grad_x, None
+
+
+def lif_multi_step(x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    """Spikes ``[T, ...]`` for inputs ``[T, ...]`` from a zero state, with BPTT gradients."""
+    if not torch.is_grad_enabled() or not x_seq.requires_grad:
+        return lif_forward_sequence(x_seq, cfg)[0]
+    return _FusedLIF.apply(x_seq, cfg)

@@ -1,0 +1,54 @@
+"""Surrogate spike functions: Heaviside forward (``x >= 0`` fires), σ'(x) backward.
+
+sigmoid(α): α·sig(αx)(1 − sig(αx));  triangle(α): max(0, α − α²|x|);  rectangle(a): 1/a on |x| < a/2.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def surrogate_grad(x: torch.Tensor, kind: str, alpha: float) -> torch.Tensor:
+    """σ'(x) for the named surrogate, as a new tensor."""
+    if kind == "sigmoid":
+        sig = torch.sigmoid(x * alpha)
+        return sig * (1.0 - sig) * alpha
+    if kind == "triangle":
+        return (alpha - alpha * alpha * x.abs()).clamp_min_(0.0)
+    if kind == "rectangle":
+        return (x.abs() < alpha / 2).to(x.dtype) / alpha
+    raise ValueError(f"unknown surrogate {kind!r}")
+
+
+class _SpikeFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kind: str, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.kind, ctx.alpha = kind, alpha
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        return grad * surrogate_grad(x, ctx.kind, ctx.alpha), None, None
+
+
+def spike(x: torch.Tensor, kind: str = "sigmoid", alpha: float = 4.0) -> torch.Tensor:
+    """Heaviside of ``x`` with the surrogate gradient of ``kind``."""
+    return _SpikeFn.apply(x, kind, alpha)
+
+
+class Surrogate:
+    """A picklable callable ``x -> spike(x)``; libraries that take a callable receive this."""
+
+    def __init__(self, kind: str = "sigmoid", alpha: float = 4.0) -> None:
+        self.kind, self.alpha = kind, alpha
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return spike(x, self.kind, self.alpha)
+
+    def grad(self, x: torch.Tensor) -> torch.Tensor:
+        return surrogate_grad(x, self.kind, self.alpha)
+
+    def __repr__(self) -> str:
+        return f"Surrogate({self.kind!r}, alpha={self.alpha})"
