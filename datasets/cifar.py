@@ -1,0 +1,153 @@
+"""CIFAR-10 and CIFAR-100 through ``torchvision.datasets`` from the data root.
+
+Files are torchvision's python-pickle layout. They are never downloaded unless the user sets
+``BENCHES_DOWNLOAD=1`` (then :meth:`check`, which ``benches run`` calls before any cell, fetches
+them into the data root with torchvision, which verifies the archive's MD5). Presence is checked
+file by file; the per-file MD5 is not (a damaged file is reported when it fails to load).
+
+Train transforms, each enabled by its name in ``recipe.augment`` (torchvision v2):
+``crop`` RandomCrop(32, padding=4), ``flip`` RandomHorizontalFlip, ``autoaugment``
+AutoAugment(CIFAR10 policy), then ToImage/ToDtype/Normalize, then ``cutout``
+(:class:`datasets.transforms.Cutout`, one 16-px hole). Test: ToImage/ToDtype/Normalize only.
+Mean and std are the per-channel statistics of each training set.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torchvision import datasets as tvd
+from torchvision.transforms import v2
+
+from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .transforms import Cutout
+
+DOWNLOAD_ENV = "BENCHES_DOWNLOAD"
+
+
+def download_requested() -> bool:
+    """Whether the user allowed downloads (``BENCHES_DOWNLOAD=1``); never by default."""
+    return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+class _CIFAR10Files(tvd.CIFAR10):
+    """torchvision's CIFAR10 checking only that each file exists (MD5s dropped)."""
+
+    train_list = [[name, None] for name, _ in tvd.CIFAR10.train_list]
+    test_list = [[name, None] for name, _ in tvd.CIFAR10.test_list]
+    meta = {**tvd.CIFAR10.meta, "md5": None}
+
+
+class _CIFAR100Files(tvd.CIFAR100):
+    """torchvision's CIFAR100 checking only that each file exists (MD5s dropped)."""
+
+    train_list = [[name, None] for name, _ in tvd.CIFAR100.train_list]
+    test_list = [[name, None] for name, _ in tvd.CIFAR100.test_list]
+    meta = {**tvd.CIFAR100.meta, "md5": None}
+
+
+class _Cifar(Dataset):
+    """Shared adapter; subclasses name the torchvision class and the statistics."""
+
+    torchvision_class: ClassVar[type[tvd.CIFAR10]]
+    """The torchvision class (with MD5s) used to download; ``files_class`` reads."""
+    files_class: ClassVar[type[tvd.CIFAR10]]
+    mean: ClassVar[tuple[float, float, float]]
+    std: ClassVar[tuple[float, float, float]]
+    in_shape = (3, 32, 32)
+    encoding = "direct"
+    default_architecture = "resnet18"
+    augmentations = ("crop", "flip", "autoaugment", "cutout")
+
+    @classmethod
+    def files(cls) -> list[str]:
+        tv = cls.torchvision_class
+        return [n for n, _ in tv.train_list + tv.test_list] + [tv.meta["filename"]]
+
+    def locate(self, root=None) -> tuple[bool, str]:
+        folder = resolve_root(root) / self.torchvision_class.base_folder
+        if not folder.is_dir():
+            return False, str(folder)
+        missing = [f for f in self.files() if not (folder / f).is_file()]
+        if missing:
+            return False, f"{folder} (incomplete: missing {', '.join(missing)})"
+        return True, str(folder)
+
+    def check(self, root=None) -> None:
+        if download_requested() and not self.locate(root)[0]:
+            where = resolve_root(root)
+            try:
+                where.mkdir(parents=True, exist_ok=True)
+                self.torchvision_class(str(where), train=False, download=True)
+            except (OSError, RuntimeError) as exc:
+                raise DatasetUnavailable(
+                    f"{self.name}: download into {where} failed ({type(exc).__name__}: {exc}); "
+                    f"expected {self.layout}"
+                ) from None
+        super().check(root)
+
+    def train_transform(self, augment: tuple[str, ...]) -> v2.Compose:
+        """The training pipeline for the given augmentation names (PIL image in)."""
+        steps: list = []
+        if "crop" in augment:
+            steps.append(v2.RandomCrop(32, padding=4))
+        if "flip" in augment:
+            steps.append(v2.RandomHorizontalFlip())
+        if "autoaugment" in augment:
+            steps.append(v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10))
+        steps += self.test_transform().transforms
+        if "cutout" in augment:
+            steps.append(Cutout(16))
+        return v2.Compose(steps)
+
+    def test_transform(self) -> v2.Compose:
+        """To a float tensor in [0, 1], then per-channel normalisation."""
+        return v2.Compose([
+            v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(self.mean, self.std),
+            v2.ToPureTensor(),
+        ])
+
+    def splits(self, timesteps, augment=(), root=None) -> Splits:
+        self.check(root)
+        base = self.files_class
+        where = str(resolve_root(root))
+        try:
+            train = base(where, train=True, transform=self.train_transform(tuple(augment)))
+            test = base(where, train=False, transform=self.test_transform())
+        except (pickle.UnpicklingError, EOFError, KeyError, ValueError, OSError) as exc:
+            folder = Path(where) / self.torchvision_class.base_folder
+            raise DatasetUnavailable(
+                f"{self.name}: files in {folder} are unreadable ({type(exc).__name__}: {exc}); "
+                f"expected {self.layout}"
+            ) from None
+        return Splits(train=train, test=test)
+
+
+@register_dataset
+class Cifar10(_Cifar):
+    name = "cifar10"
+    description = "CIFAR-10, 32×32 RGB, 10 classes (torchvision files under the data root)"
+    num_classes = 10
+    torchvision_class = tvd.CIFAR10
+    files_class = _CIFAR10Files
+    mean = (0.4914, 0.4822, 0.4465)
+    std = (0.2470, 0.2435, 0.2616)
+    layout = ("ROOT/cifar-10-batches-py/{data_batch_1..data_batch_5,test_batch,batches.meta} "
+              f"(torchvision's; {DOWNLOAD_ENV}=1 downloads it)")
+
+
+@register_dataset
+class Cifar100(_Cifar):
+    name = "cifar100"
+    description = "CIFAR-100, 32×32 RGB, 100 fine classes (torchvision files under the data root)"
+    num_classes = 100
+    torchvision_class = tvd.CIFAR100
+    files_class = _CIFAR100Files
+    mean = (0.5071, 0.4865, 0.4409)
+    std = (0.2673, 0.2564, 0.2762)
+    layout = (f"ROOT/cifar-100-python/{{train,test,meta}} (torchvision's; {DOWNLOAD_ENV}=1 "
+              "downloads it)")
