@@ -92,7 +92,7 @@ class Dataset(ABC):
 DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
-    builtins=("datasets.digits", "datasets.cifar"),
+    builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet"),
 )
 register_dataset = DATASETS.register
 list_datasets = DATASETS.names
