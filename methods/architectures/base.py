@@ -28,7 +28,12 @@ class Architecture(ABC):
 ARCHITECTURES: Registry[type[Architecture]] = Registry(
     "architecture",
     "benches.architectures",
-    builtins=("methods.architectures.convnet_digits",),
+    builtins=(
+        "methods.architectures.convnet_digits",
+        "methods.architectures.vgg",
+        "methods.architectures.resnet",
+        "methods.architectures.sew_resnet",
+    ),
 )
 register_architecture = ARCHITECTURES.register
 list_architectures = ARCHITECTURES.names
