@@ -187,7 +187,10 @@ def step_optimizer(optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_
 METHODS: Registry[type[Method]] = Registry(
     "method",
     "benches.methods",
-    builtins=("methods.bptt",),
+    builtins=(
+        "methods.bptt", "methods.bptt_reset", "methods.ottt_a", "methods.ottt_o", "methods.sltt",
+        "methods.sltt_k", "methods.os", "methods.rate_m", "methods.rate_s",
+    ),
 )
 register_method = METHODS.register
 list_methods = METHODS.names

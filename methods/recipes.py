@@ -104,3 +104,22 @@ RATE_BP_PAPER = dict(
     batch_size=128, lr=0.1, augment=("crop", "flip", "autoaugment", "cutout"),
 )
 """Yu et al. 2024 (rate-based BP), also the BPTT baseline of their repository."""
+
+OTTT_PAPER = dict(
+    tau=2.0, loss="ce+mse", mse_weight=0.05, mse_target="onehot", weight_decay=0.0,
+    epochs=300, batch_size=128, lr=0.1, augment=("crop", "flip"),
+)
+"""Xiao et al. 2022: CIFAR recipe of the official OTTT code (T = 6)."""
+
+SLTT_PAPER = dict(
+    tau=1.1, surrogate="triangle", alpha=1.0, loss="ce+mse", mse_weight=0.05,
+    mse_target="const", mse_const=1.0, weight_decay=5e-5, epochs=200, batch_size=128, lr=0.1,
+    augment=("crop", "flip"),
+)
+"""Meng et al. 2023: CIFAR-10 recipe of the official SLTT code (T = 6)."""
+
+OS_PAPER = dict(
+    tau=2.0, loss="ce+mse", mse_weight=0.05, mse_target="onehot", weight_decay=5e-4,
+    epochs=300, batch_size=128, lr=0.1, augment=("crop", "flip"),
+)
+"""Zhu et al. 2024: CIFAR recipe of Online Stabilization (T = 4)."""

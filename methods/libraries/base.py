@@ -15,9 +15,10 @@ from torch import nn
 
 from benches.registry import Registry
 from ..snn.config import LIFConfig
+from ..snn.functional import StepModule
 
 
-class SpikingNeuron(nn.Module, ABC):
+class SpikingNeuron(StepModule, ABC):
     """A LIF layer of some library behind one interface.
 
     ``multi_step`` runs T steps from a zero state with the library's own autograd;
@@ -29,8 +30,6 @@ class SpikingNeuron(nn.Module, ABC):
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.step_mode = "m"
-        self.T = 1
         self.h: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,6 +122,26 @@ class Library(ABC):
     @abstractmethod
     def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
         """A LIF layer with these constants."""
+
+    def online_neuron(self, cfg: LIFConfig, kind: str) -> SpikingNeuron:
+        """The neuron an online method steps through (``kind``: ``"ottt"`` or ``"sltt"``).
+
+        By default the library's ordinary LIF, detached by the method before every step; a
+        library with dedicated online nodes (spikingjelly) returns those instead.
+        """
+        return self.neuron(cfg)
+
+    def trace_synapse(self, module: nn.Module) -> nn.Module:
+        """A conv/linear that takes OTTT spike/trace pairs (weight gradient from the trace)."""
+        from ..snn.trace import TraceSynapse
+
+        return TraceSynapse(module)
+
+    def weight_standardized(self, kind: str, *args, **kwargs) -> nn.Module:
+        """Scaled weight-standardised ``conv`` or ``linear`` (OTTT's normaliser)."""
+        from ..snn.ws import ScaledWSConv2d, ScaledWSLinear
+
+        return (ScaledWSConv2d if kind == "conv" else ScaledWSLinear)(*args, **kwargs)
 
 
 LIBRARIES: Registry[type[Library]] = Registry(

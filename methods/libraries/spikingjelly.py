@@ -99,6 +99,53 @@ class SpikingJellyLIF(SpikingNeuron):
         return s_seq, h_seq
 
 
+class SpikingJellyOnlineLIF(SpikingJellyLIF):
+    """spikingjelly's online nodes: ``OTTTLIFNode`` (keeps the presynaptic trace) or
+    ``SLTTLIFNode``; both detach the membrane before every training step themselves."""
+
+    def __init__(self, cfg: LIFConfig, kind: str) -> None:
+        from spikingjelly.activation_based.neuron import OTTTLIFNode, SLTTLIFNode
+
+        node_cls = OTTTLIFNode if kind == "ottt" else SLTTLIFNode
+        super().__init__(cfg, node_cls(**lif_node_kwargs(cfg), step_mode="s"))
+        self.provides_trace = kind == "ottt"
+        self.trace: torch.Tensor | None = None
+
+    def single_step(self, x, threshold=None):
+        out = super().single_step(x, threshold)
+        if isinstance(out, (list, tuple)):  # OTTTLIFNode in training: [spike, trace]
+            out, self.trace = out
+        return out
+
+    def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
+        self.reset_state()
+        out = torch.stack([self.single_step(x) for x in x_seq])
+        self.reset_state()
+        return out
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.trace = None
+
+
+class SpikingJellyTraceSynapse(torch.nn.Module):
+    """spikingjelly's ``layer.GradwithTrace`` for spike/trace pairs, the plain module otherwise."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        from spikingjelly.activation_based.layer import GradwithTrace
+
+        self.module = module
+        self.with_trace = GradwithTrace(module)
+
+    def forward(self, x):
+        from ..snn.trace import SpikeTrace
+
+        if isinstance(x, SpikeTrace):
+            return self.with_trace([x.spike, x.trace])
+        return self.module(x)
+
+
 @register_library
 class SpikingJellyLibrary(Library):
     name = "spikingjelly"
@@ -124,3 +171,14 @@ class SpikingJellyLibrary(Library):
 
     def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
         return SpikingJellyLIF(cfg)
+
+    def online_neuron(self, cfg: LIFConfig, kind: str) -> SpikingNeuron:
+        return SpikingJellyOnlineLIF(cfg, kind)
+
+    def trace_synapse(self, module: torch.nn.Module) -> torch.nn.Module:
+        return SpikingJellyTraceSynapse(module)
+
+    def weight_standardized(self, kind: str, *args, **kwargs) -> torch.nn.Module:
+        from spikingjelly.activation_based import layer
+
+        return (layer.WSConv2d if kind == "conv" else layer.WSLinear)(*args, **kwargs)

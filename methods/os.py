@@ -1,0 +1,46 @@
+"""OS: online stabilization — SLTT-style online training with OTS thresholds and OSR norm."""
+
+from __future__ import annotations
+
+from .base import NULL_TIMER, Complexity, Method, register_method
+from .recipes import OS_PAPER
+from .snn.layers import LayerFactory
+from .snn.online import online_train_step
+from .snn.osr import OSRNorm, OTSNeuron
+
+
+class OSLayers(LayerFactory):
+    """Plain synapses, OSR in place of BatchNorm, neurons with the OTS threshold."""
+
+    def norm(self, channels, dims=2):
+        return OSRNorm(channels, dims)
+
+    def neuron(self):
+        return OTSNeuron(self.library.neuron(self.lif))
+
+
+@register_method
+class OS(Method):
+    """Detached charge, instantaneous gradient, loss L_t/T per step, one optimizer step per
+    batch; OTS sets each step's threshold, OSR normalises with running sequence statistics."""
+
+    name = "os"
+    description = "online stabilization: online training with OTS threshold and OSR norm"
+    paper = "Zhu et al., Online Stabilization of Spiking Neural Networks, ICLR 2024"
+    libraries = ("torch", "spikingjelly")
+    complexity = Complexity(memory="L", backward="L·T")
+    paper_recipe = OS_PAPER
+    multi_step_eval = False
+
+    @classmethod
+    def supports(cls, cell):
+        if cell.library == "snntorch":
+            return False, ("snntorch.Leaky decides step t−1's reset with step t's threshold "
+                           "(reset_delay), so OTS's per-step threshold cannot be expressed")
+        return super().supports(cell)
+
+    def layers(self):
+        return OSLayers(self.library, self.lif)
+
+    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+        return online_train_step(model, x_seq, y, self.recipe, optimizer, timer)

@@ -1,0 +1,72 @@
+"""OTTT-A: online training through time, gradients accumulated over T, one optimizer step."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .base import NULL_TIMER, Complexity, Method, register_method
+from .recipes import OTTT_PAPER
+from .snn.layers import LayerFactory
+from .snn.online import online_train_step
+from .snn.trace import PairAdd, PairMap, TraceNeuron
+
+OUTPUT_SCALE = 2.74
+"""Constant after each neuron of a weight-standardised OTTT network (OTTT reference)."""
+
+
+class OTTTLayers(LayerFactory):
+    """Scaled weight-standardised synapses fed by spike/trace pairs, no BatchNorm, trace-keeping
+    neurons; parameter-free layers map spike and trace alike."""
+
+    def conv(self, cin, cout, kernel, stride=1, padding=0, bias=False):
+        ws = self.library.weight_standardized("conv", cin, cout, kernel, stride=stride,
+                                              padding=padding, bias=bias)
+        return self.library.trace_synapse(ws)
+
+    def linear(self, fin, fout, bias=True):
+        return self.library.trace_synapse(self.library.weight_standardized("linear", fin, fout,
+                                                                           bias=bias))
+
+    def norm(self, channels, dims=2):
+        return nn.Identity()
+
+    def neuron(self):
+        return TraceNeuron(self.library.online_neuron(self.lif, "ottt"), scale=OUTPUT_SCALE)
+
+    def max_pool(self, kernel, stride=None, padding=0):
+        return PairMap(super().max_pool(kernel, stride, padding))
+
+    def avg_pool(self, kernel, stride=None):
+        return PairMap(super().avg_pool(kernel, stride))
+
+    def adaptive_avg_pool(self, size):
+        return PairMap(super().adaptive_avg_pool(size))
+
+    def flatten(self):
+        return PairMap(super().flatten())
+
+    def dropout(self, p):
+        return PairMap(super().dropout(p))
+
+    def add(self):
+        return PairAdd()
+
+
+@register_method
+class OTTTA(Method):
+    """Per step: detached membrane, loss L_t/T, backward through the spatial path with
+    trace-based weight gradients (∇W += δ_t ⊗ â_t); the optimizer steps once per batch."""
+
+    name = "ottt_a"
+    description = "online training through time, gradients accumulated over T (OTTT-A)"
+    paper = "Xiao et al., Online Training Through Time for SNNs, NeurIPS 2022"
+    complexity = Complexity(memory="L", backward="L·T", optimizer_steps="1")
+    paper_recipe = OTTT_PAPER
+    step_every = False
+
+    def layers(self):
+        return OTTTLayers(self.library, self.lif)
+
+    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+        return online_train_step(model, x_seq, y, self.recipe, optimizer, timer,
+                                 step_every=self.step_every)

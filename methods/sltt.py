@@ -1,0 +1,33 @@
+"""SLTT: spatial learning through time (instantaneous gradients, per-step BatchNorm)."""
+
+from __future__ import annotations
+
+from .base import NULL_TIMER, Complexity, Method, register_method
+from .recipes import SLTT_PAPER
+from .snn.layers import LayerFactory
+from .snn.online import OnlineNeuron, online_train_step
+
+
+class SLTTLayers(LayerFactory):
+    """Plain synapses, BatchNorm with each step's batch statistics, detached-membrane neurons."""
+
+    def neuron(self):
+        return OnlineNeuron(self.library.online_neuron(self.lif, "sltt"))
+
+
+@register_method
+class SLTT(Method):
+    """Per step: detached membrane, loss L_t/T, backward through the spatial path with the
+    instantaneous input s_t (no trace); one optimizer step per batch."""
+
+    name = "sltt"
+    description = "spatial learning through time: per-step backward, no temporal gradient"
+    paper = "Meng et al., Towards Memory- and Time-Efficient Backpropagation, ICCV 2023"
+    complexity = Complexity(memory="L", backward="L·T")
+    paper_recipe = SLTT_PAPER
+
+    def layers(self):
+        return SLTTLayers(self.library, self.lif)
+
+    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+        return online_train_step(model, x_seq, y, self.recipe, optimizer, timer)

@@ -1,0 +1,36 @@
+"""SLTT-K: SLTT with backward on K randomly drawn time steps per batch."""
+
+from __future__ import annotations
+
+import torch
+
+from .base import NULL_TIMER, Complexity, register_method
+from .sltt import SLTT
+from .snn.online import online_train_step
+
+
+@register_method
+class SLTTK(SLTT):
+    """Per batch K distinct steps are drawn uniformly (``randperm(T)[:K]``); only those run with
+    grad and backward ``L_t/T``, the others run under ``no_grad``."""
+
+    name = "sltt_k"
+    description = "SLTT with backward on K random steps per batch (K = 2 by default)"
+    complexity = Complexity(memory="L", backward="L·K")
+    parameters = {"k": (2, 1, 3, 4)}
+
+    @classmethod
+    def supports(cls, cell):
+        ok, reason = super().supports(cell)
+        if not ok:
+            return ok, reason
+        k = cell.params.get("k", cls.default_params()["k"])
+        if not isinstance(k, int) or not 1 <= k <= cell.timesteps:
+            return False, f"sltt_k needs 1 ≤ k ≤ T (k={k}, T={cell.timesteps})"
+        return True, ""
+
+    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+        T, k = x_seq.shape[0], self.params["k"]
+        self.grad_steps = set(torch.randperm(T)[:k].tolist())
+        return online_train_step(model, x_seq, y, self.recipe, optimizer, timer,
+                                 grad_steps=self.grad_steps)

@@ -1,0 +1,64 @@
+"""Online (per-step) training: detached membranes and one backward per time step.
+
+Used by OTTT, SLTT(-K) and OS. At each step the model runs in single-step mode, the step's loss
+``L_t / T`` is back-propagated through the spatial path only (the membrane state is detached
+before every step, so no gradient crosses time) and the step's graph is freed at once.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .functional import StepModule, reset_states, set_step_mode
+from .loss import step_loss
+
+
+class OnlineNeuron(StepModule):
+    """A library neuron whose membrane is detached before every step (SLTT)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        if self.step_mode == "m":
+            return self.inner(x)
+        self.inner.detach_state()
+        return self.inner.single_step(x)
+
+
+def online_train_step(
+    model: nn.Module,
+    x_seq: torch.Tensor,
+    y: torch.Tensor,
+    recipe,
+    optimizer,
+    timer,
+    grad_steps: set[int] | None = None,
+    step_every: bool = False,
+) -> torch.Tensor:
+    """Run T single steps; back-propagate ``L_t / T`` at the steps in ``grad_steps`` (all by
+    default); step the optimizer after every step (``step_every``) or once at the end.
+    Returns the summed ``L_t / T`` (the loss value of the whole sequence)."""
+    T = x_seq.shape[0]
+    set_step_mode(model, "s", T)
+    reset_states(model)
+    total = torch.zeros((), device=x_seq.device)
+    for t in range(T):
+        with_grad = grad_steps is None or t in grad_steps
+        with timer("forward"), torch.set_grad_enabled(with_grad):
+            loss = step_loss(model(x_seq[t]), y, recipe) / T
+        if with_grad:
+            with timer("backward"):
+                loss.backward()
+            if step_every and optimizer is not None:
+                with timer("optimizer"):
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+        total += loss.detach()
+    if not step_every and optimizer is not None:
+        with timer("optimizer"):
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+    return total

@@ -1,0 +1,142 @@
+"""Online Stabilization (Zhu et al., ICLR 2024): OTS threshold and OSR normalisation.
+
+* OTS (online threshold stabilizer, no grad): at the first step
+  ``ratio = (θ₀ − mean(H_1)) / std(H_1)`` over the whole layer tensor; afterwards
+  ``θ_t = mean(H_t) + std(H_t)·ratio``. The step fires and resets with ``θ_t``.
+* OSR (online spiking renormalization, a BatchNorm replacement): per step the batch mean ``μ_t``
+  and variance ``σ²_t`` are accumulated into the sequence statistics ``μ = mean_t μ_t`` and
+  ``σ² = mean_t(σ²_t + μ_t²) − μ²``; the running statistics (momentum 0.9) are updated from the
+  previous iteration's sequence statistics; the forward normalises with the running statistics
+  (batch statistics when their inverse-std ratio exceeds the bound, 20); the backward is the
+  batch-statistics BN backward with ``γ' = γ·σ_t/σ̂`` and ``∂γ += Σ dy·(μ_t − μ̂)/σ̂``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .functional import StepModule
+
+BOUND = 20.0
+MOMENTUM = 0.9
+
+
+class OTSNeuron(StepModule):
+    """A library neuron with OS's per-step threshold; membrane detached before every step."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.ratio: torch.Tensor | None = None
+        self.thresholds: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def threshold_for(self, h: torch.Tensor) -> torch.Tensor:
+        """θ_t for charged potentials ``h`` (sets the ratio at the first step)."""
+        mean, std = h.mean(), h.std()
+        if self.ratio is None:
+            self.ratio = (self.inner.cfg.threshold - mean) / std
+        return mean + std * self.ratio
+
+    def forward(self, x):
+        if self.step_mode == "m":
+            raise RuntimeError("OS's threshold is computed step by step: use single-step mode")
+        self.inner.detach_state()
+        v = self.inner.membrane()
+        h = x.detach() if v is None else x.detach() + self.inner.cfg.decay * v.detach()
+        theta = self.threshold_for(h)
+        self.thresholds.append(theta)
+        return self.inner.single_step(x, threshold=theta)
+
+    def reset_state(self) -> None:
+        self.inner.reset_state()
+        self.ratio = None
+        self.thresholds = []
+
+
+class _OSRFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, gamma, beta, mean_t, invstd_t, use_mean, use_invstd, run_mean,
+                run_invstd, reduce):
+        shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        y = (x - use_mean.view(shape)) * (use_invstd * gamma).view(shape) + beta.view(shape)
+        ctx.save_for_backward(x, gamma, mean_t, invstd_t, run_mean, run_invstd)
+        ctx.reduce = reduce
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, gamma, mean_t, invstd_t, run_mean, run_invstd = ctx.saved_tensors
+        reduce = ctx.reduce
+        shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        x_hat = (x - mean_t.view(shape)) * invstd_t.view(shape)
+        sum_dy = dy.sum(dim=reduce)
+        sum_dy_xhat = (dy * x_hat).sum(dim=reduce)
+        n = x.numel() // x.shape[1]
+        gamma_eff = gamma * run_invstd / invstd_t  # γ' = γ·σ_t/σ̂
+        grad_x = (gamma_eff * invstd_t).view(shape) * (
+            dy - (sum_dy / n).view(shape) - x_hat * (sum_dy_xhat / n).view(shape)
+        )
+        grad_gamma = sum_dy_xhat + sum_dy * (mean_t - run_mean) * run_invstd
+        return grad_x, grad_gamma, sum_dy, None, None, None, None, None, None, None
+
+
+class OSRNorm(StepModule):
+    """Online spiking renormalization; eval normalises with the running statistics."""
+
+    def __init__(self, channels: int, dims: int = 2, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+        self.eps = eps
+        self.reduce = (0, 2, 3) if dims == 2 else (0,)
+        self._sum_mean: torch.Tensor | float = 0.0
+        self._sum_sq: torch.Tensor | float = 0.0  # Σ (σ²_t + μ_t²)
+        self._steps = 0
+        self._new_sequence = True
+
+    @torch.no_grad()
+    def _fold_previous_sequence(self) -> None:
+        if self._steps == 0:
+            return
+        mean = self._sum_mean / self._steps
+        var = self._sum_sq / self._steps - mean**2
+        self.running_mean += (1 - MOMENTUM) * (mean - self.running_mean)
+        self.running_var += (1 - MOMENTUM) * (var - self.running_var)
+        self._sum_mean, self._sum_sq, self._steps = 0.0, 0.0, 0
+
+    def sequence_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(μ, σ²)`` of the steps seen so far in the current sequence."""
+        mean = self._sum_mean / self._steps
+        return mean, self._sum_sq / self._steps - mean**2
+
+    def forward(self, x):
+        shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        if not self.training:
+            return (x - self.running_mean.view(shape)) * torch.rsqrt(
+                self.running_var.view(shape) + self.eps
+            ) * self.weight.view(shape) + self.bias.view(shape)
+        if self._new_sequence:
+            self._fold_previous_sequence()
+            self._new_sequence = False
+        with torch.no_grad():
+            var_t, mean_t = torch.var_mean(x, dim=self.reduce, unbiased=False)
+            self._sum_mean = self._sum_mean + mean_t
+            self._sum_sq = self._sum_sq + var_t + mean_t**2
+            self._steps += 1
+            invstd_t = torch.rsqrt(var_t + self.eps)
+            run_invstd = torch.rsqrt(self.running_var + self.eps)
+            ratio = torch.maximum(run_invstd / invstd_t, invstd_t / run_invstd).max()
+            use_running = bool(ratio <= BOUND)
+            use_mean = self.running_mean if use_running else mean_t
+            use_invstd = run_invstd if use_running else invstd_t
+        return _OSRFunction.apply(
+            x, self.weight, self.bias, mean_t, invstd_t, use_mean, use_invstd,
+            self.running_mean.clone(), run_invstd, self.reduce,
+        )
+
+    def reset_state(self) -> None:
+        self._new_sequence = True

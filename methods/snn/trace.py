@@ -1,0 +1,149 @@
+"""OTTT's presynaptic traces: forward with spikes, weight gradients from traces.
+
+A spiking layer of an OTTT network emits a :class:`SpikeTrace` pair in training. Parameter-free
+layers map both members (the trace without grad); a synapse (conv/linear) computes its output
+from the spike ``s`` but its weight gradient from the trace ``â``:
+``∇W += δ ⊗ â`` while the input gradient ``Wᵀδ`` still flows to ``s``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.grad import conv2d_input, conv2d_weight
+
+from .functional import StepModule
+
+
+class SpikeTrace(NamedTuple):
+    spike: torch.Tensor
+    trace: torch.Tensor
+
+
+def _weight_of(module: nn.Module) -> torch.Tensor:
+    get = getattr(module, "effective_weight", None)
+    return get() if callable(get) else module.weight
+
+
+class _TraceConv2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, s, trace, weight, bias, stride, padding, dilation, groups):
+        ctx.save_for_backward(trace, weight)
+        ctx.conf = (stride, padding, dilation, groups)
+        ctx.input_shape = s.shape
+        ctx.has_bias = bias is not None
+        return F.conv2d(s, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, grad):
+        trace, weight = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.conf
+        grad_s = conv2d_input(ctx.input_shape, weight, grad, stride, padding, dilation, groups)
+        grad_w = conv2d_weight(trace, weight.shape, grad, stride, padding, dilation, groups)
+        grad_b = grad.sum(dim=(0, 2, 3)) if ctx.has_bias else None
+        return grad_s, None, grad_w, grad_b, None, None, None, None
+
+
+class _TraceLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, s, trace, weight, bias):
+        ctx.save_for_backward(trace, weight)
+        ctx.has_bias = bias is not None
+        return F.linear(s, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        trace, weight = ctx.saved_tensors
+        grad_w = grad.reshape(-1, grad.shape[-1]).t() @ trace.reshape(-1, trace.shape[-1])
+        grad_b = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.has_bias else None
+        return grad @ weight, None, grad_w, grad_b
+
+
+class TraceSynapse(nn.Module):
+    """Wraps a conv/linear: a :class:`SpikeTrace` input gets OTTT's trace-based weight gradient,
+    a plain tensor input (the image) the ordinary one."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        if not isinstance(x, SpikeTrace):
+            return self.module(x)
+        m, w = self.module, _weight_of(self.module)
+        trace = x.trace.detach()
+        if isinstance(m, nn.Conv2d):
+            return _TraceConv2d.apply(x.spike, trace, w, m.bias, m.stride, m.padding,
+                                      m.dilation, m.groups)
+        return _TraceLinear.apply(x.spike, trace, w, m.bias)
+
+
+class PairMap(nn.Module):
+    """A parameter-free layer applied to spike (with grad) and trace (without)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        if not isinstance(x, SpikeTrace):
+            return self.module(x)
+        with torch.no_grad():
+            trace = self.module(x.trace)
+        return SpikeTrace(self.module(x.spike), trace)
+
+
+class PairAdd(nn.Module):
+    """Residual addition. Two spike/trace pairs add member-wise (traces are linear in spikes,
+    SEW blocks); a pair added to a current (identity shortcut into a neuron) contributes its
+    spikes — a neuron's input needs no trace."""
+
+    def forward(self, a, b):
+        if isinstance(a, SpikeTrace) and isinstance(b, SpikeTrace):
+            return SpikeTrace(a.spike + b.spike, a.trace + b.trace)
+        if isinstance(a, SpikeTrace):
+            a = a.spike
+        if isinstance(b, SpikeTrace):
+            b = b.spike
+        return a + b
+
+
+class TraceNeuron(StepModule):
+    """OTTT's spiking layer: membrane detached before every step (no gradient across time),
+    trace ``â_t = λ·â_{t−1} + s_t`` kept without grad, output scaled by ``scale``.
+
+    In training (single-step) it returns ``SpikeTrace(scale·s_t, scale·â_t)``; in evaluation, or
+    in multi-step mode, plain spikes. If the library neuron keeps the trace itself
+    (``provides_trace``, spikingjelly's ``OTTTLIFNode``) that trace is used.
+    """
+
+    def __init__(self, inner: nn.Module, scale: float = 1.0) -> None:
+        super().__init__()
+        self.inner = inner
+        self.scale = scale
+        self.trace: torch.Tensor | None = None
+
+    def _scaled(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.scale == 1.0 else x * self.scale
+
+    def forward(self, x):
+        if self.step_mode == "m":
+            return self._scaled(self.inner(x))
+        self.inner.detach_state()
+        s = self.inner.single_step(x)
+        if not self.training:
+            return self._scaled(s)
+        if getattr(self.inner, "provides_trace", False):
+            self.trace = self.inner.trace
+        else:
+            with torch.no_grad():
+                spikes = s.detach()
+                self.trace = spikes if self.trace is None else \
+                    self.trace * self.inner.cfg.decay + spikes
+        return SpikeTrace(self._scaled(s), self._scaled(self.trace))
+
+    def reset_state(self) -> None:
+        self.trace = None
