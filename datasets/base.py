@@ -92,7 +92,7 @@ class Dataset(ABC):
 DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
-    builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet"),
+    builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs"),
 )
 register_dataset = DATASETS.register
 list_datasets = DATASETS.names
