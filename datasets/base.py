@@ -92,7 +92,8 @@ class Dataset(ABC):
 DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
-    builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs"),
+    builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs",
+              "datasets.cifar10_dvs"),
 )
 register_dataset = DATASETS.register
 list_datasets = DATASETS.names

@@ -125,8 +125,8 @@ def digits_dvs_arrays(timesteps: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 @register_dataset
 class DigitsDVS(Dataset):
     name = "digits_dvs"
-    description = ("scikit-learn digits seen by a simulated event camera on a saccade, "
-                   "T×2×8×8 frames, 10 classes (embedded, offline)")
+    description = ("scikit-learn digits through a simulated event camera, T×2×8×8 frames, "
+                   "10 classes (embedded, offline)")
     num_classes = 10
     in_shape = (2, 8, 8)
     encoding = "frames"

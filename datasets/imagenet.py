@@ -73,7 +73,7 @@ class ImageNet(Dataset):
                 problem = self._problem(folder)
                 return (problem is None), (str(folder) if problem is None
                                            else f"{folder} (incomplete: {problem})")
-        return False, " and ".join(str(c) for c in candidates)
+        return False, " or ".join(str(c) for c in candidates)
 
     def folder(self, root=None) -> Path:
         """The folder holding train/ and val/ (after :meth:`check`)."""
