@@ -65,6 +65,7 @@ class _Cifar(Dataset):
 
     @classmethod
     def files(cls) -> list[str]:
+        """The file names that must all be present in the dataset's folder."""
         tv = cls.torchvision_class
         return [n for n, _ in tv.train_list + tv.test_list] + [tv.meta["filename"]]
 

@@ -105,6 +105,7 @@ class Cifar10DVS(Dataset):
 
     @staticmethod
     def folder(root=None) -> Path:
+        """``ROOT/cifar10_dvs``."""
         return resolve_root(root) / "cifar10_dvs"
 
     @staticmethod
