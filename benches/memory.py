@@ -23,8 +23,23 @@ def _storage_key(t: torch.Tensor) -> tuple[str, int, int]:
     return (t.device.type, t.device.index or 0, storage.data_ptr())
 
 
+def _byte_span(t: torch.Tensor) -> tuple[int, int]:
+    """Bytes ``[start, end)`` of its storage that a tensor (or view) reaches."""
+    size = t.element_size()
+    start = t.storage_offset() * size
+    if t.numel() == 0:
+        return start, start
+    extent = sum((n - 1) * abs(s) for n, s in zip(t.shape, t.stride())) + 1
+    return start, start + extent * size
+
+
 class _Held:
-    """What the autograd graph keeps instead of the tensor; its death releases the bytes."""
+    """What the autograd graph keeps instead of the tensor; its death releases the bytes.
+
+    It holds a detached alias: holding the saved tensor itself would, for an op's *output*,
+    make a reference cycle (tensor → grad_fn → saved variable → holder → tensor) that keeps
+    an abandoned graph alive.
+    """
 
     __slots__ = ("tensor", "__weakref__")
 
@@ -33,42 +48,50 @@ class _Held:
 
 
 class SavedTensorMeter:
-    """Counts live bytes saved for backward while active (a context manager)."""
+    """Counts live bytes saved for backward while active (a context manager).
+
+    Per storage the counted bytes are the span covered by its live saved views (so a step's
+    slice of an input batch counts as that slice, and two views of one tensor count once).
+    """
 
     def __init__(self, exclude: Iterable[torch.Tensor] = ()) -> None:
         self.excluded = {_storage_key(t) for t in exclude if t.untyped_storage().nbytes()}
-        self.live: dict[tuple, list[int]] = {}  # key -> [nbytes, holders]
+        self.live: dict[tuple, list[tuple[int, int]]] = {}  # storage → live view spans
+        self.counted: dict[tuple, int] = {}
         self.current = 0
         self.peak = 0
         self.packed = 0
         self._hooks = None
 
-    def _release(self, key: tuple) -> None:
-        entry = self.live.get(key)
-        if entry is None:
-            return
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self.live[key]
-            self.current -= entry[0]
+    def _recount(self, key: tuple) -> None:
+        spans = self.live.get(key)
+        new = max(e for _, e in spans) - min(s for s, _ in spans) if spans else 0
+        self.current += new - self.counted.get(key, 0)
+        if spans:
+            self.counted[key] = new
+        else:
+            self.live.pop(key, None)
+            self.counted.pop(key, None)
+        self.peak = max(self.peak, self.current)
+
+    def _release(self, key: tuple, span: tuple[int, int]) -> None:
+        spans = self.live.get(key)
+        if spans is not None and span in spans:
+            spans.remove(span)
+            self._recount(key)
 
     def _pack(self, t: torch.Tensor):
-        nbytes = t.untyped_storage().nbytes()
-        if nbytes == 0:
+        if t.untyped_storage().nbytes() == 0:
             return t
         key = _storage_key(t)
         if key in self.excluded:
             return t
         self.packed += 1
-        entry = self.live.get(key)
-        if entry is None:
-            self.live[key] = [nbytes, 1]
-            self.current += nbytes
-            self.peak = max(self.peak, self.current)
-        else:
-            entry[1] += 1
-        held = _Held(t)
-        weakref.finalize(held, self._release, key)
+        span = _byte_span(t)
+        self.live.setdefault(key, []).append(span)
+        self._recount(key)
+        held = _Held(t.detach())
+        weakref.finalize(held, self._release, key, span)
         return held
 
     @staticmethod
