@@ -207,7 +207,7 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
                 cells.append(Cell(
                     method=method_name, library=library, dataset=dataset_name,
                     architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
-                    params=dict(zip(own, values)),
+                    params=dict(zip(own, values, strict=True)),
                     backend=backend or _default_backend(library, device), mode=mode,
                     device=device, threads=threads,
                 ))

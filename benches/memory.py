@@ -29,7 +29,7 @@ def _byte_span(t: torch.Tensor) -> tuple[int, int]:
     start = t.storage_offset() * size
     if t.numel() == 0:
         return start, start
-    extent = sum((n - 1) * abs(s) for n, s in zip(t.shape, t.stride())) + 1
+    extent = sum((n - 1) * abs(s) for n, s in zip(t.shape, t.stride(), strict=True)) + 1
     return start, start + extent * size
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TRACKED_DISTRIBUTIONS = ("torch", "torchvision", "spikingjelly", "snntorch", "numpy", "scikit-learn")
+TRACKED_DISTRIBUTIONS = (
+    "torch", "torchvision", "spikingjelly", "snntorch", "numpy", "scikit-learn",
+)
 
 
 def _version(dist: str) -> str | None:
@@ -80,7 +82,7 @@ def environment(device: torch.device) -> dict:
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
         "cuda_driver": _cuda_driver() if device.type == "cuda" else None,
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **git_state(),
     }
     return env

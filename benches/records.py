@@ -29,7 +29,7 @@ REQUIRED_KEYS = ("schema_version", "key", "status", "reason", "cell", "metrics",
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def make_record(

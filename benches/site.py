@@ -57,7 +57,7 @@ def render_site(results_dir: str, out_dir: str, extra_sections: list[dict] | Non
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     html = env.get_template("index.html.j2").render(
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         n_records=len(records),
         counts=frame["status"].value_counts().to_dict(),
         matrices=sorted({m for m in frame["matrix"] if m}),

@@ -41,7 +41,7 @@ class Digits(Dataset):
     in_shape = (1, 8, 8)
     encoding = "direct"
     default_architecture = "convnet_digits"
-    recipe_defaults = {"epochs": 15, "batch_size": 64, "lr": 0.05}
+    recipe_defaults = {"epochs": 8, "batch_size": 64, "lr": 0.05, "augment": ()}
 
     def splits(self, timesteps, augment=(), root=None) -> Splits:
         x_tr, y_tr, x_te, y_te = digits_arrays()

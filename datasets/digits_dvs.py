@@ -131,7 +131,7 @@ class DigitsDVS(Dataset):
     in_shape = (2, 8, 8)
     encoding = "frames"
     default_architecture = "convnet_digits"
-    recipe_defaults = {"epochs": 15, "batch_size": 64, "lr": 0.05, "augment": ()}
+    recipe_defaults = {"epochs": 10, "batch_size": 64, "lr": 0.05, "augment": ()}
 
     def splits(self, timesteps, augment=(), root=None) -> Splits:
         x_tr, y_tr, x_te, y_te = digits_dvs_arrays(int(timesteps))

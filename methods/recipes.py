@@ -42,8 +42,8 @@ class Recipe:
     schedule: str = "cosine"
     epochs: int = 300
     batch_size: int = 128
-    # data
-    augment: tuple[str, ...] = ()
+    # data: augmentations by name, applied to the training set only (datasets declare theirs)
+    augment: tuple[str, ...] = ("crop", "flip")
     # measurement protocol
     warmup_iters: int = 3
     timed_iters: int = 10

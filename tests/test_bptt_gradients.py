@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import make_cell
 from torch import nn
 
 from methods import get_method
 from methods.snn.config import LIFConfig
 from methods.snn.surrogate import spike
-
-from conftest import make_cell
 
 
 def tiny_net(method, n_in=12, n_hidden=16, n_out=5):
@@ -50,7 +49,7 @@ def test_matches_unrolled_reference(name, keep, reset, library):
     got = grads(net)
     net.zero_grad()
     unrolled_reference(net, x_seq, y, method.lif, keep_reset=keep).backward()
-    for a, b in zip(got, grads(net)):
+    for a, b in zip(got, grads(net), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -73,7 +72,7 @@ def test_bptt_reset_differs_from_bptt_by_the_reset_term_only(reset):
     # reproduces bptt_reset from bptt's own weights
     net.zero_grad()
     unrolled_reference(net, x_seq, y, cfg, keep_reset=True).backward()
-    for a, b in zip(g_reset, grads(net)):
+    for a, b in zip(g_reset, grads(net), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     # the output layer sees the same spikes either way
     torch.testing.assert_close(g_bptt[2], g_reset[2])

@@ -67,7 +67,7 @@ def reference_grads(net, x_seq, y, cfg, use_trace: bool, scale: float, steps=Non
             grads = torch.autograd.grad(effective(lin), params, gw)
         else:
             grads = (gw,)
-        out.update({id(p): g for p, g in zip(params, grads)})
+        out.update({id(p): g for p, g in zip(params, grads, strict=True)})
         out[id(lin.bias)] = gb
     return out
 
@@ -121,12 +121,12 @@ def test_ottt_agrees_across_libraries_on_same_weights(library):
     net_ref = two_layer(ref)
     other = get_method("ottt_a")(make_cell("ottt_a", library, timesteps=T))
     net_other = two_layer(other)
-    for a, b in zip(net_ref.parameters(), net_other.parameters()):
+    for a, b in zip(net_ref.parameters(), net_other.parameters(), strict=True):
         b.data.copy_(a.data)
     ref.train_step(net_ref, x_seq, y, optimizer=None)
     other.train_step(net_other, x_seq, y, optimizer=None)
     assert "OTTTLIFNode" in repr(net_other) and "GradwithTrace" in repr(net_other)
-    for a, b in zip(net_ref.parameters(), net_other.parameters()):
+    for a, b in zip(net_ref.parameters(), net_other.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6)
 
 
@@ -140,7 +140,7 @@ def test_sltt_agrees_with_spikingjelly_sltt_node():
     ref.train_step(net_ref, x_seq, y, optimizer=None)
     other.train_step(net_other, x_seq, y, optimizer=None)
     assert "SLTTLIFNode" in repr(net_other)
-    for a, b in zip(net_ref.parameters(), net_other.parameters()):
+    for a, b in zip(net_ref.parameters(), net_other.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7)
 
 

@@ -105,7 +105,7 @@ def test_os_trains_step_by_step_with_one_optimizer_step():
     before = [p.clone() for p in model.parameters()]
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     method.train_step(model, x_seq, y, opt)
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     ots = [m for m in model.modules() if isinstance(m, OTSNeuron)]
     assert ots and all(len(m.thresholds) == 4 for m in ots)
     set_step_mode(model, "s", 4)

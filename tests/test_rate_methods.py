@@ -37,7 +37,7 @@ def closed_form_eligibility(c: float, cfg: LIFConfig, T: int) -> tuple[float, fl
         jac = [lam * (1.0 if cfg.detach_reset else 1 - th * g) for g in sg]
     else:
         jac = [lam * (1 - s) - (0.0 if cfg.detach_reset else lam * h * g)
-               for h, s, g in zip(hs, ss, sg)]
+               for h, s, g in zip(hs, ss, sg, strict=True)]
     e = 0.0
     for t in range(T):
         kappa = sum(math.prod(jac[j:t]) for j in range(t + 1))
@@ -133,7 +133,7 @@ def test_equals_bptt_for_one_spiking_layer_and_constant_input(name, T, library):
         method.train_step(net, x_seq, y, optimizer=None)
         grads[m] = [p.grad for p in net.parameters()]
     assert grads["bptt"][0].abs().sum() > 0
-    for a, b in zip(grads["bptt"], grads[name]):
+    for a, b in zip(grads["bptt"], grads[name], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from benches.registry import Registry
+
 from ..snn.config import LIFConfig
 from ..snn.functional import StepModule
 
@@ -147,7 +148,9 @@ class Library(ABC):
 LIBRARIES: Registry[type[Library]] = Registry(
     "library",
     "benches.libraries",
-    builtins=("methods.libraries.torch", "methods.libraries.spikingjelly", "methods.libraries.snntorch"),
+    builtins=(
+        "methods.libraries.torch", "methods.libraries.spikingjelly", "methods.libraries.snntorch",
+    ),
 )
 register_library = LIBRARIES.register
 list_libraries = LIBRARIES.names

@@ -65,7 +65,7 @@ def eligibility_of_sequence(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rate and eligibility of a whole ``[T, ...]`` sequence of charges and spikes."""
     acc = Eligibility(cfg)
-    for h, s in zip(h_seq, s_seq):
+    for h, s in zip(h_seq, s_seq, strict=True):
         acc.update(h, s)
     return acc.rate_and_eligibility()
 

@@ -1,6 +1,7 @@
 """Surrogate spike functions: Heaviside forward (``x >= 0`` fires), σ'(x) backward.
 
-sigmoid(α): α·sig(αx)(1 − sig(αx));  triangle(α): max(0, α − α²|x|);  rectangle(a): 1/a on |x| < a/2.
+sigmoid(α): α·sig(αx)(1 − sig(αx)); triangle(α): max(0, α − α²|x|);
+rectangle(a): 1/a on |x| < a/2.
 """
 
 from __future__ import annotations
