@@ -9,8 +9,9 @@ import pandas as pd
 
 from .schema import METRICS
 
-GROUP = ["mode", "dataset", "track", "architecture", "method", "params", "library", "backend",
-         "device", "timesteps"]
+GROUP = ["mode", "dataset", "track", "variant", "architecture", "method", "params", "library",
+         "backend", "device", "timesteps"]
+BUDGET_KEYS = {"epochs", "batch_size", "lr", "augment", "warmup_iters", "timed_iters", "track"}
 ENV_KEYS = ("device_name", "cpu_model", "cpu_count", "torch_threads", "python", "versions",
             "cuda", "cudnn", "cuda_driver", "platform")
 
@@ -21,6 +22,20 @@ def env_id(env: dict) -> str:
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def recipe_variant(cell: dict) -> str:
+    """Recipe settings that differ from the method's own track recipe (budget keys aside),
+    e.g. ``reset=hard``; empty for the track as published."""
+    from methods import get_method
+    from methods.base import METHODS
+
+    recipe = cell["recipe"]
+    if cell["method"] not in METHODS:
+        return ""
+    base = get_method(cell["method"]).recipe_for(recipe.get("track", "common")).to_dict()
+    diff = {k: v for k, v in recipe.items() if k not in BUDGET_KEYS and base.get(k) != v}
+    return ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
     """One row per record: cell fields, status, reason, metrics, env id."""
     rows = []
@@ -29,7 +44,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row = {
             "key": r["key"], "status": r["status"], "reason": r["reason"],
             "matrix": r.get("matrix"), "mode": cell["mode"], "dataset": cell["dataset"],
-            "track": cell["recipe"].get("track", "common"),
+            "track": cell["recipe"].get("track", "common"), "variant": recipe_variant(cell),
             "architecture": cell["architecture"], "method": cell["method"],
             "params": ",".join(f"{k}={v}" for k, v in sorted(cell["params"].items())),
             "library": cell["library"], "backend": cell["backend"], "device": cell["device"],

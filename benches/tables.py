@@ -9,9 +9,11 @@ import pandas as pd
 
 from .schema import LEADERBOARD, METRICS
 
-ROW_KEYS = ("method", "params", "library", "backend", "architecture", "timesteps")
-ROW_TITLES = {"method": "Method", "params": "Params", "library": "Library", "backend": "Backend",
-              "architecture": "Architecture", "timesteps": "T"}
+ROW_KEYS = ("method", "params", "variant", "library", "backend", "architecture", "timesteps")
+ROW_TITLES = {"method": "Method", "params": "Params", "variant": "Recipe variant",
+              "library": "Library", "backend": "Backend", "architecture": "Architecture",
+              "timesteps": "T"}
+OPTIONAL_KEYS = ("params", "variant")
 
 
 @dataclass
@@ -29,7 +31,7 @@ def leaderboards(summary: pd.DataFrame, metrics=LEADERBOARD) -> list[Table]:
     tables = []
     for (dataset, track, device), block in train.groupby(["dataset", "track", "device"], sort=True):
         block = block.sort_values(["timesteps", "test_top1"], ascending=[True, False])
-        keys = [k for k in ROW_KEYS if k != "params" or block["params"].astype(bool).any()]
+        keys = [k for k in ROW_KEYS if k not in OPTIONAL_KEYS or block[k].astype(bool).any()]
         shown = [m for m in metrics if m in block and block[m].notna().any()]
         headers = [ROW_TITLES[k] for k in keys] + [METRICS[m].title for m in shown] + ["Seeds"]
         rows = []
