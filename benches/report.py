@@ -1,8 +1,207 @@
-"""Efficiency and alignment reports (terminal tables and site sections)."""
+"""Efficiency and alignment reports: scaling fits, complexity verdicts, tables.
+
+Efficiency records (one per method × T) give, per method, the time per iteration, backward time
+and activation memory at each T; :func:`fit_scaling` fits ``y = a·T^b`` (log-log exponent ``b``)
+and ``y = c + d·T`` (linear slope ``d``). The verdict compares the fitted exponents of
+activation memory and backward time with the complexity the method claims (METHODS.md).
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from methods import get_method
+from methods.base import METHODS
+
+from .errors import UserError
+from .records import load_records
+
+ZERO_BELOW = 0.35  # a claimed O(1)-in-T figure must fit an exponent below this
+ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
+
+
+@dataclass
+class Fit:
+    exponent: float  # b in y = a·T^b (least squares in log-log)
+    slope: float  # d in y = c + d·T
+
+
+def fit_scaling(ts: list[float], ys: list[float]) -> Fit | None:
+    """Power-law exponent and linear slope of ``ys`` against ``ts`` (≥ 2 positive points)."""
+    pairs = [(t, y) for t, y in zip(ts, ys, strict=True)
+             if y is not None and y > 0 and not math.isnan(y)]
+    if len(pairs) < 2 or len({t for t, _ in pairs}) < 2:
+        return None
+    t, y = np.array(pairs, dtype=float).T
+    exponent = float(np.polyfit(np.log(t), np.log(y), 1)[0])
+    slope = float(np.polyfit(t, y, 1)[0])
+    return Fit(exponent, slope)
+
+
+def verdict(fit: Fit | None, claimed_exponent: int) -> str:
+    """``ok`` if the fitted exponent matches the claimed O(1) or O(T), else ``differs``."""
+    if fit is None:
+        return "n/a"
+    if claimed_exponent == 0:
+        return "ok" if fit.exponent < ZERO_BELOW else "differs"
+    return "ok" if fit.exponent > ONE_ABOVE else "differs"
+
+
+def _ok_frame(results: str, mode: str) -> pd.DataFrame:
+    records, _ = load_records(results)
+    rows = []
+    for r in records:
+        if r["status"] != "ok" or r["cell"]["mode"] != mode:
+            continue
+        c, m = r["cell"], r["metrics"]
+        rows.append({
+            "method": c["method"] + "".join(f" {k}={v}" for k, v in sorted(c["params"].items())),
+            "base_method": c["method"], "library": c["library"], "backend": c["backend"],
+            "architecture": c["architecture"], "dataset": c["dataset"], "device": c["device"],
+            "timesteps": c["timesteps"], "seed": c["seed"], **m,
+        })
+    return pd.DataFrame(rows)
+
+
+GROUP = ["dataset", "architecture", "library", "backend", "device"]
+
+
+def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
+    """Per method: values at each T, fits and verdicts (medians over seeds)."""
+    out = []
+    for keys, block in frame.groupby(GROUP + ["method", "base_method"], sort=True):
+        by_t = block.groupby("timesteps").median(numeric_only=True).sort_index()
+        ts = [int(t) for t in by_t.index]
+        row = dict(zip(GROUP + ["method", "base_method"], keys, strict=True))
+        row["T"] = ts
+        for metric in ("time_per_iter_s", "backward_s", "activation_bytes"):
+            values = [float(v) if metric in by_t and v == v else None
+                      for v in (by_t[metric] if metric in by_t else [None] * len(ts))]
+            row[metric] = values
+            row[f"{metric}_fit"] = fit_scaling(ts, values)
+        claimed = (get_method(row["base_method"]).complexity
+                   if row["base_method"] in METHODS else None)
+        row["claimed"] = claimed
+        if claimed is not None:
+            row["memory_verdict"] = verdict(row["activation_bytes_fit"], claimed.memory_exponent)
+            row["backward_verdict"] = verdict(row["backward_s_fit"], claimed.backward_exponent)
+        out.append(row)
+    return out
+
+
+def _fmt(value, scale, digits):
+    return "–" if value is None else f"{value * scale:.{digits}f}"
+
+
+def efficiency_tables(results: str) -> list[dict]:
+    """Tables (title, headers, rows) for the efficiency sweep."""
+    frame = _ok_frame(results, "efficiency")
+    if frame.empty:
+        return []
+    tables = []
+    rows = efficiency_rows(frame)
+    for keys, group in pd.DataFrame(rows).groupby(GROUP, sort=True):
+        setting = " / ".join(str(k) for k in keys)
+        ts = sorted({t for r in group["T"] for t in r})
+        time_rows, mem_rows, fit_rows = [], [], []
+        for _, r in group.iterrows():
+            at = dict(zip(r["T"], range(len(r["T"])), strict=True))
+            def cell(metric, scale, digits, t, r=r, at=at):
+                return _fmt(r[metric][at[t]], scale, digits) if t in at else "–"
+            time_rows.append([r["method"]] + [cell("time_per_iter_s", 1e3, 1, t) for t in ts])
+            mem_rows.append([r["method"]] + [cell("activation_bytes", 2**-20, 2, t) for t in ts])
+            tf, bf, mf = r["time_per_iter_s_fit"], r["backward_s_fit"], r["activation_bytes_fit"]
+            claimed = r["claimed"]
+            fit_rows.append([
+                r["method"],
+                _fmt(tf and tf.exponent, 1, 2), _fmt(tf and tf.slope, 1e3, 2),
+                _fmt(bf and bf.exponent, 1, 2),
+                _fmt(mf and mf.exponent, 1, 2), _fmt(mf and mf.slope, 2**-20, 3),
+                f"O({claimed.memory}) {r.get('memory_verdict', 'n/a')}" if claimed else "–",
+                f"O({claimed.backward}) {r.get('backward_verdict', 'n/a')}" if claimed else "–",
+            ])
+        t_headers = ["method"] + [f"T={t}" for t in ts]
+        tables += [
+            {"title": f"Time per iteration (ms) — {setting}", "headers": t_headers,
+             "rows": time_rows},
+            {"title": f"Activation memory (MiB) — {setting}", "headers": t_headers,
+             "rows": mem_rows},
+            {"title": f"Scaling in T and verdict — {setting}",
+             "headers": ["method", "time exp.", "time slope (ms/T)", "backward exp.",
+                         "memory exp.", "memory slope (MiB/T)", "memory: claimed, verdict",
+                         "backward: claimed, verdict"],
+             "rows": fit_rows},
+        ]
+    return tables
+
+
+def alignment_tables(results: str) -> list[dict]:
+    """Cosine with BPTT and norm ratio per method over T."""
+    frame = _ok_frame(results, "alignment")
+    if frame.empty:
+        return []
+    tables = []
+    for keys, block in frame.groupby(GROUP, sort=True):
+        setting = " / ".join(str(k) for k in keys)
+        ts = sorted(set(block["timesteps"]))
+        for metric, title, digits in (("grad_cosine", "Gradient cosine with BPTT", 4),
+                                      ("grad_norm_ratio", "Gradient norm ratio to BPTT", 3)):
+            rows = []
+            for method, mblock in block.groupby("method", sort=True):
+                means = mblock.groupby("timesteps")[metric].mean()
+                rows.append([method] + [_fmt(means.get(t), 1, digits) for t in ts])
+            tables.append({"title": f"{title} — {setting}",
+                           "headers": ["method"] + [f"T={t}" for t in ts], "rows": rows})
+    return tables
+
+
+def _render(tables: list[dict], fmt: str = "github") -> str:
+    return "\n\n".join(f"## {t['title']}\n"
+                       + tabulate(t["rows"], t["headers"], tablefmt=fmt, disable_numparse=True)
+                       for t in tables)
+
+
+def show_efficiency(results: str) -> str:
+    tables = efficiency_tables(results)
+    if not tables:
+        raise UserError(f"no efficiency records in {results}; run "
+                        "`python -m benches run --matrix efficiency` first")
+    return _render(tables)
+
+
+def show_alignment(results: str) -> str:
+    tables = alignment_tables(results)
+    if not tables:
+        raise UserError(f"no alignment records in {results}; run "
+                        "`python -m benches run --matrix alignment` first")
+    return _render(tables)
+
 
 def extra_sections(results: str) -> list[dict]:
-    """Site sections for the efficiency and alignment records (none yet)."""
-    return []
+    """Site sections for the efficiency and alignment records (if any)."""
+    sections = []
+    eff = efficiency_tables(results)
+    if eff:
+        sections.append({
+            "title": "Efficiency: cost vs T",
+            "note": "One fixed batch per point, warm-up excluded; exponents b of y = a·T^b fitted "
+                    "in log-log, slopes of y = c + d·T; the verdict compares the exponents of "
+                    f"activation memory and backward time with the claimed complexity (O(1) in T: "
+                    f"b < {ZERO_BELOW}; O(T): b > {ONE_ABOVE}).",
+            "tables": eff,
+        })
+    align = alignment_tables(results)
+    if align:
+        sections.append({
+            "title": "Gradient alignment with BPTT",
+            "note": "One batch, identical initial weights: cosine between each method's gradient "
+                    "and the exact BPTT gradient of the method's own objective through its own "
+                    "forward (reset detached, as bptt), and the ratio of their norms.",
+            "tables": align,
+        })
+    return sections

@@ -22,7 +22,8 @@ def show(out_dir: str, dataset: str | None = None, fmt: str = "github") -> str:
             raise UserError(f"no records for dataset {dataset!r} in {out_dir}")
     parts = []
     for table in leaderboards(seed_summary(frame)):
-        parts.append(f"## {table.title}\n" + tabulate(table.rows, table.headers, tablefmt=fmt))
+        text = tabulate(table.rows, table.headers, tablefmt=fmt, disable_numparse=True)
+        parts.append(f"## {table.title}\n{text}")
     issues = problems(frame)
     if issues:
         parts.append("## Not ok\n" + tabulate(issues, PROBLEM_HEADERS, tablefmt=fmt))

@@ -40,8 +40,9 @@ from benches.registry import Registry
 from .libraries import Library, get_library
 from .recipes import COMMON, Recipe
 from .snn.config import LIFConfig
-from .snn.functional import reset_states, set_step_mode
+from .snn.functional import exact_mode, reset_states, set_step_mode
 from .snn.layers import LayerFactory
+from .snn.loss import sequence_loss, step_loss
 
 Timer = Callable[[str], AbstractContextManager]
 
@@ -86,6 +87,11 @@ class Method(ABC):
     """Recipe values that define the method (e.g. ``detach_reset=False`` for bptt_reset)."""
     multi_step_eval: ClassVar[bool] = True
     """Evaluate with T folded into the batch; single-step methods evaluate step by step."""
+    forward_mode: ClassVar[str] = "m"
+    """Step mode of the training forward (``'m'``: T folded into the batch; ``'s'``: per step)."""
+    objective: ClassVar[str] = "sequence"
+    """What the method minimises: ``sequence`` (the recipe's loss of the whole output sequence)
+    or ``per_step`` (Σ_t L_t/T, online methods)."""
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
@@ -149,6 +155,24 @@ class Method(ABC):
         With ``optimizer=None`` gradients are only accumulated in ``.grad`` (no step, no zeroing),
         which is how gradient alignment reads a method's gradient.
         """
+
+    def exact_gradient(
+        self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """Accumulate in ``.grad`` the exact BPTT gradient of this method's objective through
+        its own forward (reset spike detached, as ``bptt``); returns the loss. The reference of
+        gradient alignment: for ``bptt`` it is ``bptt``'s own gradient."""
+        with exact_mode(model):
+            if self.forward_mode == "m":
+                out = forward_sequence(model, x_seq)
+            else:
+                out = torch.stack(list(forward_steps(model, x_seq)))
+            if self.objective == "per_step":
+                loss = torch.stack([step_loss(o, y, self.recipe) for o in out]).mean()
+            else:
+                loss = sequence_loss(out, y, self.recipe)
+            loss.backward()
+        return loss.detach()
 
     @torch.no_grad()
     def predict(self, model: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:

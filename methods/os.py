@@ -31,6 +31,8 @@ class OS(Method):
     complexity = Complexity(memory="L", backward="L·T")
     paper_recipe = OS_PAPER
     multi_step_eval = False
+    forward_mode = "s"
+    objective = "per_step"
 
     @classmethod
     def supports(cls, cell):

@@ -63,6 +63,8 @@ class OTTTA(Method):
     complexity = Complexity(memory="L", backward="L·T", optimizer_steps="1")
     paper_recipe = OTTT_PAPER
     step_every = False
+    forward_mode = "s"
+    objective = "per_step"
 
     def layers(self):
         return OTTTLayers(self.library, self.lif)

@@ -11,3 +11,4 @@ class RateS(RateM):
     name = "rate_s"
     description = "rate-based BP, single-step spike pass (per-step BN statistics)"
     multi_step_spike_pass = False
+    forward_mode = "s"

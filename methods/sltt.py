@@ -25,6 +25,8 @@ class SLTT(Method):
     paper = "Meng et al., Towards Memory- and Time-Efficient Backpropagation, ICCV 2023"
     complexity = Complexity(memory="L", backward="L·T")
     paper_recipe = SLTT_PAPER
+    forward_mode = "s"
+    objective = "per_step"
 
     def layers(self):
         return SLTTLayers(self.library, self.lif)

@@ -49,6 +49,9 @@ class SpikingNeuron(StepModule, ABC):
     ) -> torch.Tensor:
         """One step from the kept state; sets ``self.h`` to the charged potential ``H_t``."""
 
+    def on_config_change(self) -> None:
+        """Apply a replaced ``self.cfg`` to the library object (``exact_mode`` swaps it)."""
+
     @abstractmethod
     def membrane(self) -> torch.Tensor | None:
         """The post-reset membrane ``V_t`` after the last step (``None`` before any step)."""

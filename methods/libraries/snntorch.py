@@ -43,6 +43,9 @@ class SnnTorchLIF(SpikingNeuron):
         self._started = False
         self._last_spike: torch.Tensor | None = None
 
+    def on_config_change(self) -> None:
+        self.leaky.reset_delay = self.cfg.detach_reset
+
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
         self.reset_state()
         out = torch.stack([self.single_step(x) for x in x_seq])

@@ -47,6 +47,9 @@ class SpikingJellyLIF(SpikingNeuron):
             node = neuron.LIFNode(**lif_node_kwargs(cfg), step_mode="m")
         self.node = node
 
+    def on_config_change(self) -> None:
+        self.node.detach_reset = self.cfg.detach_reset
+
     def _v(self) -> torch.Tensor | None:
         v = self.node.v
         return v if isinstance(v, torch.Tensor) else None

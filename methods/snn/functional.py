@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from torch import nn
 
 
@@ -14,6 +18,7 @@ class StepModule(nn.Module):
         super().__init__()
         self.step_mode = "m"
         self.T = 1
+        self.exact = False  # behave as a plain differentiable module (see ``exact_mode``)
 
     def reset_state(self) -> None:
         """Forget kept state (start of a new sequence)."""
@@ -51,3 +56,30 @@ def set_phase(model: nn.Module, phase: str) -> None:
     for module in model.modules():
         if isinstance(module, TwoPassModule):
             module.phase = phase
+
+
+@contextmanager
+def exact_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model's own forward with exact gradients through time: no detached membranes, no
+    traces, no two-pass substitution, normalisers differentiated as computed, and every neuron
+    with its reset spike detached (the ``bptt`` convention). Used as gradient-alignment
+    reference."""
+    from ..libraries.base import SpikingNeuron
+
+    saved = []
+    for module in model.modules():
+        if isinstance(module, StepModule):
+            module.exact = True
+        if isinstance(module, SpikingNeuron):
+            saved.append((module, module.cfg))
+            module.cfg = dataclasses.replace(module.cfg, detach_reset=True)
+            module.on_config_change()
+    try:
+        yield model
+    finally:
+        for module in model.modules():
+            if isinstance(module, StepModule):
+                module.exact = False
+        for module, cfg in saved:
+            module.cfg = cfg
+            module.on_config_change()

@@ -24,7 +24,8 @@ class OnlineNeuron(StepModule):
     def forward(self, x):
         if self.step_mode == "m":
             return self.inner(x)
-        self.inner.detach_state()
+        if not self.exact:
+            self.inner.detach_state()
         return self.inner.single_step(x)
 
 

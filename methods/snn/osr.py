@@ -42,7 +42,8 @@ class OTSNeuron(StepModule):
     def forward(self, x):
         if self.step_mode == "m":
             raise RuntimeError("OS's threshold is computed step by step: use single-step mode")
-        self.inner.detach_state()
+        if not self.exact:
+            self.inner.detach_state()
         v = self.inner.membrane()
         h = x.detach() if v is None else x.detach() + self.inner.cfg.decay * v.detach()
         theta = self.threshold_for(h)
@@ -133,6 +134,12 @@ class OSRNorm(StepModule):
             use_running = bool(ratio <= BOUND)
             use_mean = self.running_mean if use_running else mean_t
             use_invstd = run_invstd if use_running else invstd_t
+        if self.exact:  # the gradient of exactly this forward
+            if not use_running:
+                var_g, use_mean = torch.var_mean(x, dim=self.reduce, unbiased=False)
+                use_invstd = torch.rsqrt(var_g + self.eps)
+            return (x - use_mean.view(shape)) * (use_invstd * self.weight).view(shape) \
+                + self.bias.view(shape)
         return _OSRFunction.apply(
             x, self.weight, self.bias, mean_t, invstd_t, use_mean, use_invstd,
             self.running_mean.clone(), run_invstd, self.reduce,

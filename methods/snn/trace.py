@@ -132,9 +132,10 @@ class TraceNeuron(StepModule):
     def forward(self, x):
         if self.step_mode == "m":
             return self._scaled(self.inner(x))
-        self.inner.detach_state()
+        if not self.exact:
+            self.inner.detach_state()
         s = self.inner.single_step(x)
-        if not self.training:
+        if not self.training or self.exact:
             return self._scaled(s)
         if getattr(self.inner, "provides_trace", False):
             self.trace = self.inner.trace
