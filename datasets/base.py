@@ -93,7 +93,7 @@ DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
     builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs",
-              "datasets.cifar10_dvs", "datasets.synthetic"),
+              "datasets.cifar10_dvs", "datasets.synthetic_cifar"),
 )
 register_dataset = DATASETS.register
 list_datasets = DATASETS.names

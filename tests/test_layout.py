@@ -26,11 +26,12 @@ def test_plugins_import_only_the_plain_data_modules_of_benches(package):
 
 
 def test_one_file_per_method_and_dataset():
-    from datasets import list_datasets
-    from methods import list_methods
+    from datasets import get_dataset, list_datasets
+    from methods import get_method, list_methods
 
     for name in list_methods():
-        assert (REPO / "methods" / f"{name}.py").exists(), name
+        assert get_method(name).__module__ == f"methods.{name}"
+    families = {"cifar10": "cifar", "cifar100": "cifar"}  # datasets/cifar.py holds both
     for name in list_datasets():
-        stem = name if name not in ("cifar10", "cifar100") else "cifar"
-        assert (REPO / "datasets" / f"{stem}.py").exists(), name
+        module = type(get_dataset(name)).__module__
+        assert module == f"datasets.{families.get(name, name)}", (name, module)
