@@ -63,6 +63,7 @@ def render_site(results_dir: str, out_dir: str, extra_sections: list[dict] | Non
         matrices=sorted({m for m in frame["matrix"] if m}),
         leaderboards=leaderboards(summary),
         published=[p for p in published() if p["dataset"] in datasets] or published(),
+        published_match=any(p["dataset"] in datasets for p in published()),
         problem_headers=PROBLEM_HEADERS,
         problems=problems(frame),
         environments=environments(records),

@@ -13,7 +13,15 @@ ROW_KEYS = ("method", "params", "variant", "library", "backend", "architecture",
 ROW_TITLES = {"method": "Method", "params": "Params", "variant": "Recipe variant",
               "library": "Library", "backend": "Backend", "architecture": "Architecture",
               "timesteps": "T"}
-OPTIONAL_KEYS = ("params", "variant")
+OPTIONAL_KEYS = ("params", "variant")  # shown when some row has one
+
+
+def _shown(key: str, block: pd.DataFrame) -> bool:
+    if key in OPTIONAL_KEYS:
+        return block[key].astype(bool).any()
+    if key == "backend":  # worth a column only when some cell used a non-default backend
+        return (block[key] != "torch").any()
+    return True
 
 
 @dataclass
@@ -31,7 +39,7 @@ def leaderboards(summary: pd.DataFrame, metrics=LEADERBOARD) -> list[Table]:
     tables = []
     for (dataset, track, device), block in train.groupby(["dataset", "track", "device"], sort=True):
         block = block.sort_values(["timesteps", "test_top1"], ascending=[True, False])
-        keys = [k for k in ROW_KEYS if k not in OPTIONAL_KEYS or block[k].astype(bool).any()]
+        keys = [k for k in ROW_KEYS if _shown(k, block)]
         shown = [m for m in metrics if m in block and block[m].notna().any()]
         headers = [ROW_TITLES[k] for k in keys] + [METRICS[m].title for m in shown] + ["Seeds"]
         rows = []
