@@ -170,6 +170,38 @@ def test_rate_batchnorm_value_from_spike_statistics():
     torch.testing.assert_close(norm.bn.running_mean, running)  # the rate pass updates nothing
 
 
+@pytest.mark.parametrize("dims, shape", [(2, (6, 5, 4, 4)), (1, (12, 5))])
+def test_rate_batchnorm_gradient_is_the_straight_through_formula(dims, shape):
+    """The hand-written backward equals autograd through the straight-through expression:
+    mean = μ_s + (μ_r − μ_r.detach()), var = σ²_s + (σ²_r − σ²_r.detach())."""
+    norm = get_method("rate_m")(make_cell("rate_m", timesteps=3)).layers().norm(5, dims).train()
+    norm.T = 3
+    with torch.no_grad():
+        norm.bn.weight.uniform_(0.5, 1.5)
+        norm.bn.bias.uniform_(-0.5, 0.5)
+        norm(torch.randn(3 * shape[0], *shape[1:]) * 1.5 + 0.7)  # spike pass statistics
+    set_phase(norm, "rate")
+    x = (torch.randn(shape) + 0.4).requires_grad_()
+    dy = torch.randn(shape)
+    norm(x).backward(dy)
+    reduce = (0, 2, 3) if dims == 2 else (0,)
+    view = [1, 5] + [1] * (len(shape) - 2)
+    xr = x.detach().clone().requires_grad_()
+    w = norm.bn.weight.detach().clone().requires_grad_()
+    b = norm.bn.bias.detach().clone().requires_grad_()
+    mu_s = (norm._sum_mean / norm._count).view(view)
+    var_s = (norm._sum_var / norm._count).view(view)
+    mu_r = xr.mean(dim=reduce, keepdim=True)
+    mean = mu_s + (mu_r - mu_r.detach())
+    var_r = ((xr - mean) ** 2).mean(dim=reduce, keepdim=True)
+    var = var_s + (var_r - var_r.detach())
+    y = (xr - mean) / torch.sqrt(var + norm.bn.eps) * w.view(view) + b.view(view)
+    y.backward(dy)
+    torch.testing.assert_close(x.grad, xr.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(norm.bn.weight.grad, w.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(norm.bn.bias.grad, b.grad, rtol=1e-4, atol=1e-6)
+
+
 def test_multi_step_evaluation_matches_bptt_forward():
     """Evaluation of a rate-trained model is the plain spiking network."""
     method = get_method("rate_m")(make_cell("rate_m", timesteps=4))

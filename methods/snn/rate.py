@@ -18,7 +18,7 @@ from torch import nn
 from .config import LIFConfig
 from .functional import TwoPassModule
 from .lif import temporal_jacobian
-from .surrogate import surrogate_grad
+from .surrogate import add_surrogate_grad, surrogate_grad
 
 
 class Eligibility:
@@ -37,20 +37,16 @@ class Eligibility:
     def update(self, h: torch.Tensor, s: torch.Tensor) -> None:
         """Add step t: its charged potentials ``h`` and spikes ``s``."""
         cfg = self.cfg
-        sg = surrogate_grad(h - cfg.threshold, cfg.surrogate, cfg.alpha)
-        kappa = self.kappa
-        if self.steps == 0:
-            self.spikes = s.clone()
-            self.elig = sg  # κ_1 = 1 (sg is a fresh tensor, not modified in this step)
+        self.spikes = s.clone() if self.steps == 0 else self.spikes.add_(s)
+        if self.constant_jacobian:  # κ_t is a number: e += κ_t·σ'_t in one fused pass
+            self.elig = add_surrogate_grad(self.elig, h, cfg.threshold, cfg.surrogate,
+                                           cfg.alpha, self.kappa)
+            self.kappa = 1.0 + self.kappa * cfg.decay
         else:
-            self.spikes.add_(s)
-            if torch.is_tensor(kappa):
-                self.elig.addcmul_(sg, kappa)
-            else:
-                self.elig.add_(sg, alpha=kappa)
-        if self.constant_jacobian:
-            self.kappa = 1.0 + kappa * cfg.decay
-        else:
+            sg = surrogate_grad(h - cfg.threshold, cfg.surrogate, cfg.alpha)
+            kappa = self.kappa
+            term = sg * kappa
+            self.elig = term if self.steps == 0 else self.elig.add_(term)
             self.kappa = 1.0 + kappa * temporal_jacobian(h, s, sg, cfg)
         self.steps += 1
 
@@ -70,6 +66,51 @@ def eligibility_of_sequence(
     return acc.rate_and_eligibility()
 
 
+class _RateSubstitute(torch.autograd.Function):
+    """Value: the spike rate ``r`` of pass 1; gradient: ``∂r/∂c = e`` (only ``e`` is saved)."""
+
+    @staticmethod
+    def forward(ctx, current, rate, elig):
+        ctx.save_for_backward(elig)
+        return rate.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (elig,) = ctx.saved_tensors
+        return grad * elig, None, None
+
+
+class _StraightThroughBN(torch.autograd.Function):
+    """BatchNorm of the rate pass: the value normalises ``x`` with the spike-pass statistics
+    (μ_s, σ²_s); the gradient is that of the same expression with the mean and variance
+    replaced, straight-through, by ``x``'s own (mean μ_r; variance of ``x − m`` about the
+    straight-through mean). With ``d = x − μ_s`` and ``r = (σ²_s + eps)^-½`` per channel:
+    ``∂x = γ·r·(dy − mean(dy) − r²·mean(dy·d)·(d − mean(d)))``."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, spike_mean, spike_var, eps, reduce):
+        shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        r = torch.rsqrt(spike_var + eps)
+        d = x - spike_mean.view(shape)
+        x_hat = d * r.view(shape)
+        ctx.save_for_backward(d, r, weight)
+        ctx.reduce, ctx.shape = reduce, shape
+        return x_hat * weight.view(shape) + bias.view(shape)
+
+    @staticmethod
+    def backward(ctx, dy):
+        d, r, weight = ctx.saved_tensors
+        reduce, shape = ctx.reduce, ctx.shape
+        rv = r.view(shape)
+        mean_dy = dy.mean(dim=reduce, keepdim=True)
+        mean_dy_d = (dy * d).mean(dim=reduce, keepdim=True)
+        mean_d = d.mean(dim=reduce, keepdim=True)
+        grad_x = (weight.view(shape) * rv) * (dy - mean_dy - rv**2 * mean_dy_d * (d - mean_d))
+        grad_weight = (dy * d).sum(dim=reduce) * r
+        grad_bias = dy.sum(dim=reduce)
+        return grad_x, grad_weight, grad_bias, None, None, None, None
+
+
 class RateNeuron(TwoPassModule):
     """A library neuron made two-pass; plain spiking neuron in evaluation."""
 
@@ -86,8 +127,7 @@ class RateNeuron(TwoPassModule):
         if self.phase == "rate":
             if self.rate is None:
                 self.rate, self.elig = self.acc.rate_and_eligibility()
-            ce = x * self.elig
-            return self.rate + (ce - ce.detach())
+            return _RateSubstitute.apply(x, self.rate, self.elig)
         if self.step_mode == "m":
             x_seq = x.reshape(self.T, -1, *x.shape[1:])
             s_seq, h_seq = self.inner.sequence(x_seq)
@@ -123,30 +163,30 @@ class RateBatchNorm(TwoPassModule):
         self._sum_var: torch.Tensor | None = None
         self._count = 0
 
-    def _shape(self, x: torch.Tensor) -> list[int]:
-        return [1, x.shape[1]] + [1] * (x.ndim - 2)
-
     def forward(self, x):
+        bn = self.bn
         if not self.training or self.exact:
-            return self.bn(x)
+            return bn(x)
         if self.phase == "spike":
-            with torch.no_grad():
-                var, mean = torch.var_mean(x, dim=self.reduce, unbiased=False)
-                self._sum_mean = mean if self._count == 0 else self._sum_mean + mean
-                self._sum_var = var if self._count == 0 else self._sum_var + var
-                self._count += 1
-            return self.bn(x)
+            # the training BatchNorm itself returns the batch statistics it normalised with
+            bn.num_batches_tracked.add_(1)
+            out, mean, invstd = torch.native_batch_norm(
+                x, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum,
+                bn.eps,
+            )
+            var = invstd.pow(-2).sub_(bn.eps)
+            if self._count == 0:
+                self._sum_mean, self._sum_var = mean, var
+            else:
+                self._sum_mean, self._sum_var = self._sum_mean + mean, self._sum_var + var
+            self._count += 1
+            return out
         if self._count == 0:
             raise RuntimeError("the rate pass needs a spike pass first")
-        shape = self._shape(x)
-        spike_mean = (self._sum_mean / self._count).view(shape)
-        spike_var = (self._sum_var / self._count).view(shape)
-        rate_mean = x.mean(dim=self.reduce, keepdim=True)
-        mean = spike_mean + (rate_mean - rate_mean.detach())
-        rate_var = ((x - mean) ** 2).mean(dim=self.reduce, keepdim=True)
-        var = spike_var + (rate_var - rate_var.detach())
-        x_hat = (x - mean) * torch.rsqrt(var + self.bn.eps)
-        return x_hat * self.bn.weight.view(shape) + self.bn.bias.view(shape)
+        return _StraightThroughBN.apply(
+            x, bn.weight, bn.bias, self._sum_mean / self._count, self._sum_var / self._count,
+            bn.eps, self.reduce,
+        )
 
     def reset_state(self) -> None:
         self._sum_mean, self._sum_var, self._count = None, None, 0
