@@ -60,7 +60,7 @@ def render_site(results_dir: str, out_dir: str, extra_sections: list[dict] | Non
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         n_records=len(records),
         counts=frame["status"].value_counts().to_dict(),
-        matrices=sorted({m for m in frame["matrix"] if m}),
+        matrices=sorted({m for m in frame["matrix"] if isinstance(m, str) and m}),
         leaderboards=leaderboards(summary),
         published=[p for p in published() if p["dataset"] in datasets] or published(),
         published_match=any(p["dataset"] in datasets for p in published()),

@@ -25,6 +25,11 @@ class Crashing(BPTT):
     def train_step(self, *args, **kwargs):
         os._exit(3)
 
+class Exhausting(BPTT):
+    name = "exhausting"
+    def train_step(self, *args, **kwargs):
+        raise MemoryError("simulated: no memory left")
+
 class Sleeping(BPTT):
     name = "sleeping"
     def train_step(self, *args, **kwargs):
@@ -43,7 +48,8 @@ def plugin_env(tmp_path_factory) -> dict:
                                    "Version: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[benches.methods]\nfailing = benches_test_plugin:Failing\n"
-        "crashing = benches_test_plugin:Crashing\nsleeping = benches_test_plugin:Sleeping\n")
+        "crashing = benches_test_plugin:Crashing\nsleeping = benches_test_plugin:Sleeping\n"
+        "exhausting = benches_test_plugin:Exhausting\n")
     return {"PYTHONPATH": f"{root}:{REPO}"}
 
 
@@ -101,7 +107,7 @@ def test_failing_and_crashing_cells_are_recorded_and_the_matrix_goes_on(tmp_path
     (tmp_path / "m.toml").write_text(textwrap.dedent("""
         description = "failure isolation"
         [[grid]]
-        methods = ["failing", "crashing", "bptt"]
+        methods = ["failing", "crashing", "exhausting", "bptt"]
         datasets = ["digits"]
         timesteps = [2]
         recipe = { epochs = 1 }
@@ -114,6 +120,8 @@ def test_failing_and_crashing_cells_are_recorded_and_the_matrix_goes_on(tmp_path
     assert "Traceback" in by_method["failing"]["traceback"]
     assert by_method["crashing"]["status"] == "failed"
     assert "exited with status 3" in by_method["crashing"]["reason"]
+    assert by_method["exhausting"]["status"] == "oom"
+    assert "simulated: no memory left" in by_method["exhausting"]["reason"]
     assert by_method["bptt"]["status"] == "ok"
     html = (tmp_path / "site" / "index.html").read_text()
     assert "deliberate failure" in html and "exited with status 3" in html
