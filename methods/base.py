@@ -4,22 +4,8 @@ A method is one class: it declares its name, paper, libraries, parameters and cl
 says whether it supports a cell (and why not), supplies the layer kinds an architecture is built
 from, and owns the training step — its own temporal loop, backward passes and optimizer steps.
 
-Minimal example (see README, "Adding a method")::
-
-    @register_method
-    class MyBPTT(Method):
-        name = "my_bptt"
-        description = "BPTT with the reset kept in the graph"
-        paper = "..."
-        forced = {"detach_reset": False}
-
-        def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
-            with timer("forward"):
-                loss = sequence_loss(forward_sequence(model, x_seq), y, self.recipe)
-            with timer("backward"):
-                loss.backward()
-            step_optimizer(optimizer, timer)
-            return loss.detach()
+The smallest complete adapter is ``methods/bptt.py``; README ("Adding a method") shows one for
+an outside package, registered through the ``benches.methods`` entry-point group.
 """
 
 from __future__ import annotations

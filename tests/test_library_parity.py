@@ -35,6 +35,12 @@ def expressible(library: str, cfg: LIFConfig) -> bool:
     return get_library(library).supports(cfg, "torch", "cpu")[0]
 
 
+def skip_unless_expressible(library: str, cfg: LIFConfig) -> None:
+    ok, reason = get_library(library).supports(cfg, "torch", "cpu")
+    if not ok:
+        pytest.skip(reason)
+
+
 def run_multi(library: str, cfg: LIFConfig, x: torch.Tensor):
     neuron = get_library(library).neuron(cfg)
     xg = x.clone().requires_grad_()
@@ -65,8 +71,7 @@ def run_single(library: str, cfg: LIFConfig, x: torch.Tensor):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.reset}-detach{c.detach_reset}-"
                          f"{c.surrogate}")
 def test_multi_step_parity(library, cfg):
-    if not expressible(library, cfg):
-        pytest.skip(get_library(library).supports(cfg, "torch", "cpu")[1])
+    skip_unless_expressible(library, cfg)
     x = currents()
     s_ref, h_ref, g_ref = run_multi("torch", cfg, x)
     s, h, g = run_multi(library, cfg, x)
@@ -80,8 +85,7 @@ def test_multi_step_parity(library, cfg):
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.reset}-detach{c.detach_reset}-"
                          f"{c.surrogate}")
 def test_single_step_parity(library, cfg):
-    if not expressible(library, cfg):
-        pytest.skip(get_library(library).supports(cfg, "torch", "cpu")[1])
+    skip_unless_expressible(library, cfg)
     x = currents(seed=1)
     ref = run_single("torch", cfg, x)
     got = run_single(library, cfg, x)
