@@ -80,8 +80,8 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
         row = dict(zip(GROUP + ["method", "base_method"], keys, strict=True))
         row["T"] = ts
         for metric in ("time_per_iter_s", "backward_s", "activation_bytes"):
-            values = [float(v) if metric in by_t and v == v else None
-                      for v in (by_t[metric] if metric in by_t else [None] * len(ts))]
+            column = by_t[metric].tolist() if metric in by_t else [None] * len(ts)
+            values = [None if v is None or v != v else float(v) for v in column]
             row[metric] = values
             row[f"{metric}_fit"] = fit_scaling(ts, values)
         claimed = (get_method(row["base_method"]).complexity

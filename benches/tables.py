@@ -60,8 +60,9 @@ def problems(frame: pd.DataFrame) -> list[list[str]]:
     """Rows of records that are not ok: status, cell, reason."""
     bad = frame[frame["status"] != "ok"].sort_values(["status", "dataset", "method"])
     return [
-        [r["status"], r["mode"], r["dataset"], r["method"] + (f" ({r['params']})" if r["params"]
-         else ""), r["library"], str(r["timesteps"]), str(r["seed"]), r["reason"] or ""]
+        [r["status"], r["mode"], r["dataset"],
+         r["method"] + "".join(f" ({v})" for v in (r["params"], r["variant"]) if v),
+         r["library"], str(r["timesteps"]), str(r["seed"]), r["reason"] or ""]
         for _, r in bad.iterrows()
     ]
 
