@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_cell
+from helpers import make_cell
 
 from benches.execute import execute
 from datasets import get_dataset

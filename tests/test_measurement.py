@@ -6,7 +6,7 @@ import time
 
 import pytest
 import torch
-from conftest import make_cell
+from helpers import make_cell
 
 from benches.execute import execute
 from benches.provenance import environment

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 import torch
-from conftest import make_cell
+from helpers import make_cell
 from torch import nn
 
 from benches.memory import SavedTensorMeter

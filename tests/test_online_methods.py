@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_cell
+from helpers import make_cell
 from torch import nn
 
 from methods import get_method

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_cell
+from helpers import make_cell
 from torch import nn
 
 from methods import get_method

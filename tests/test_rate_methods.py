@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import make_cell
+from helpers import make_cell
 from torch import nn
 
 from methods import forward_sequence, get_method

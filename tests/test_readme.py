@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import torch
-from conftest import REPO
+from helpers import REPO
 
 from benches.cell import Cell
 from benches.execute import execute

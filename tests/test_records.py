@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import make_cell
+from helpers import make_cell
 
 from benches.records import (
     SCHEMA_VERSION,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_cell
+from helpers import make_cell
 
 from benches.cli import main
 from benches.records import make_record, write_record

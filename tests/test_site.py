@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import make_cell
+from helpers import make_cell
 
 from benches.records import make_record, write_record
 from benches.schema import LEADERBOARD, METRICS

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import interleaved_medians, set_threads
+from bench_helpers import interleaved_medians, set_threads
 
 from benches.cell import Cell
 from benches.memory import SavedTensorMeter
