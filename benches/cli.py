@@ -203,11 +203,10 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     if args.efficiency or args.alignment:
-        from .report import show_alignment, show_efficiency
+        from .report import show_report
 
-        text = show_efficiency(args.results) if args.efficiency else ""
-        if args.alignment:
-            text = (text + "\n\n" if text else "") + show_alignment(args.results)
+        kinds = [k for k in ("efficiency", "alignment") if getattr(args, k)]
+        text = "\n\n".join(show_report(args.results, kind) for kind in kinds)
     else:
         from .show import show
 

@@ -166,19 +166,12 @@ def _render(tables: list[dict], fmt: str = "github") -> str:
                        for t in tables)
 
 
-def show_efficiency(results: str) -> str:
-    tables = efficiency_tables(results)
+def show_report(results: str, kind: str) -> str:
+    """Terminal tables of the ``efficiency`` or ``alignment`` records."""
+    tables = {"efficiency": efficiency_tables, "alignment": alignment_tables}[kind](results)
     if not tables:
-        raise UserError(f"no efficiency records in {results}; run "
-                        "`python -m benches run --matrix efficiency` first")
-    return _render(tables)
-
-
-def show_alignment(results: str) -> str:
-    tables = alignment_tables(results)
-    if not tables:
-        raise UserError(f"no alignment records in {results}; run "
-                        "`python -m benches run --matrix alignment` first")
+        raise UserError(f"no {kind} records in {results}; run "
+                        f"`python -m benches run --matrix {kind}` first")
     return _render(tables)
 
 
