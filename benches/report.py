@@ -95,7 +95,9 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
 
 
 def _fmt(value, scale, digits):
-    return "–" if value is None else f"{value * scale:.{digits}f}"
+    if value is None:
+        return "–"
+    return f"{value * scale + 0.0:.{digits}f}".replace("-0.000", "0.000").replace("-0.00", "0.00")
 
 
 def efficiency_tables(results: str) -> list[dict]:

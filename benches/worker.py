@@ -9,6 +9,7 @@ environment variables (e.g. a spikingjelly CUDA backend chosen at import).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -61,8 +62,11 @@ def run_cell(
                           else "cpu")
     env = environment(device)
     library = get_library(cell.library)
-    env["library"] = {"name": cell.library, "version": library.version(),
-                      "backend": cell.backend}
+    env["library"] = {
+        "name": cell.library, "version": library.version(), "backend": cell.backend,
+        # the variables that select the backend, as this process saw them (None: not set)
+        "env": {k: os.environ.get(k) for k in library.backend_env(cell.backend)},
+    }
     try:
         env["library"]["backend_in_use"] = library.backend_in_use(cell.backend, device)
     except Exception as exc:  # noqa: BLE001 - provenance must not lose the record

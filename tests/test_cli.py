@@ -7,9 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, make_cell, run_cli
 
 from benches.cli import main
+from benches.runner import _run_in_subprocess
 
 PLUGIN = '''
 import os, time
@@ -205,3 +206,16 @@ def test_hugging_face_datasets_shadowing_is_detected(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Hugging Face" in lines[0] and "virtual environment" in lines[0]
+
+
+def test_backend_selection_reaches_the_cell_process(tmp_path):
+    """A cell whose backend is chosen by an environment variable read at import (spikingjelly's
+    CUDA kernels) runs in a fresh interpreter with that variable; provenance records it."""
+    cell = make_cell("bptt", "spikingjelly", timesteps=2, epochs=1, batch_size=128, augment=())
+    code = _run_in_subprocess(cell, str(tmp_path), None, "m", 300,
+                              {"SJ_LIF_CUDA_IMPLEMENTATION": "torch"})
+    assert code == 0
+    (record,) = records_in(tmp_path)
+    assert record["status"] == "ok"
+    assert record["env"]["library"]["env"] == {"SJ_LIF_CUDA_IMPLEMENTATION": "torch"}
+    assert record["env"]["library"]["backend_in_use"] == "torch-reference"  # CPU
