@@ -46,8 +46,8 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
                     loss = method.train_step(model, x_seq, y, optimizer)
                 activation_bytes = meter.peak
             else:
-                if cuda_mem is not None and iteration == recipe.warmup_iters:
-                    cuda_mem.start()
+                if cuda_mem is not None and iteration == max(recipe.warmup_iters, 1):
+                    cuda_mem.start()  # iteration 0 is always the probe
                 with timer.iteration(record=iteration >= recipe.warmup_iters):
                     loss = method.train_step(model, x_seq, y, optimizer, timer)
             losses.append(loss)
