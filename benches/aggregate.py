@@ -10,7 +10,7 @@ import pandas as pd
 from .schema import METRICS
 
 GROUP = ["mode", "dataset", "track", "variant", "architecture", "method", "params", "library",
-         "backend", "device", "timesteps"]
+         "backend", "device", "precision", "compile", "timesteps"]
 BUDGET_KEYS = {"epochs", "batch_size", "lr", "augment", "warmup_iters", "timed_iters", "track"}
 ENV_KEYS = ("device_name", "cpu_model", "cpu_count", "torch_threads", "python", "versions",
             "cuda", "cudnn", "cuda_driver", "platform")
@@ -48,6 +48,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "architecture": cell["architecture"], "method": cell["method"],
             "params": ",".join(f"{k}={v}" for k, v in sorted(cell["params"].items())),
             "library": cell["library"], "backend": cell["backend"], "device": cell["device"],
+            "precision": cell.get("precision", "fp32"), "compile": cell.get("compile", False),
             "timesteps": cell["timesteps"], "seed": cell["seed"],
             "epochs": cell["recipe"].get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
         }

@@ -13,6 +13,10 @@ from typing import Any
 
 MODES = ("train", "efficiency", "alignment")
 DEVICES = ("cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
+KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False}
+"""Fields added after schema version 1: at these values they stay out of the key, so records
+written before them keep their names (and ``--resume`` still finds them)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,10 @@ class Cell:
     mode: str = "train"
     device: str = "cpu"
     threads: int | None = None
+    precision: str = "fp32"
+    """``fp32``, or ``bf16`` (autocast to bfloat16 around the training step)."""
+    compile: bool = False
+    """Run the model through ``torch.compile``."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.timesteps, int) or self.timesteps < 1:
@@ -41,6 +49,10 @@ class Cell:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be ≥ 1, got {self.threads}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile must be true or false, got {self.compile!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,12 +63,18 @@ class Cell:
 
     def key(self) -> str:
         """Hash of the normalised configuration (16 hex digits): the record's file name."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        data = {k: v for k, v in self.to_dict().items()
+                if k not in KEY_OMITS_DEFAULTS or v != KEY_OMITS_DEFAULTS[k]}
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def label(self) -> str:
         """A short human-readable name for progress bars and logs."""
         extra = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
+        if self.precision != "fp32":
+            extra += f" {self.precision}"
+        if self.compile:
+            extra += " compiled"
         return (
             f"{self.mode}:{self.dataset}/{self.architecture} {self.method}{extra} "
             f"[{self.library}] T={self.timesteps} seed={self.seed}"

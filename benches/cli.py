@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
     run.add_argument("--device", choices=("cpu", "cuda"), help="run every cell on this device")
     run.add_argument("--threads", type=int, help="torch threads per cell (default: all cores)")
+    run.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
+                     help="replace the matrix's precisions (bf16: autocast)")
+    run.add_argument("--compile", nargs="+", choices=("false", "true"),
+                     help="replace the matrix's compile axis (true: torch.compile the model)")
     run.add_argument("--out", default="results", help="records folder (default: results)")
     run.add_argument("--site-out", default="site", help="site folder (default: site)")
     run.add_argument("--no-site", action="store_true", help="do not render the site afterwards")
@@ -110,6 +114,8 @@ def cmd_run(args) -> int:
         "libraries": _names(args.libraries),
         "timesteps": _ints(args.timesteps, "--timesteps"), "seeds": _ints(args.seeds, "--seeds"),
         "device": args.device, "threads": args.threads, "recipe": {},
+        "precision": args.precision,
+        "compile": None if args.compile is None else [c == "true" for c in args.compile],
     }
     if overrides["timesteps"] is not None:
         validate_timesteps(overrides["timesteps"], "--timesteps")
@@ -181,15 +187,24 @@ def cmd_list(args) -> int:
                 for n in list_architectures()]
         print(tabulate(rows, ["architecture", "description", "input"]))
     elif args.kind == "libraries":
+        import torch
+
         from methods.libraries import get_library, list_libraries
 
-        rows = []
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        rows, notes = [], []
         for name in list_libraries():
             lib = get_library(name)
             ok, why = lib.available()
+            status = lib.usable_backends(device) if ok else {}
+            usable = [b for b, problem in status.items() if problem is None]
+            notes += [f"{name}/{b}: {problem}" for b, problem in status.items() if problem]
             rows.append([name, lib.version() or "–", "yes" if ok else f"no: {why}",
-                         ",".join(lib.backends), lib.description])
-        print(tabulate(rows, ["library", "version", "usable", "backends", "description"]))
+                         ",".join(usable) or "–", lib.description])
+        print(tabulate(rows, ["library", "version", "imports", f"backends that run ({device})",
+                              "description"]))
+        if notes:
+            print("\nbackends that do not run here:\n" + "\n".join(f"  {n}" for n in notes))
     else:
         from .matrix import load_matrix, packaged_matrices
 

@@ -12,6 +12,7 @@ from methods.libraries import get_library
 from methods.snn.layers import count_parameters
 
 from .cell import Cell
+from .execution import prepare_model
 from .memory import peak_rss_bytes
 from .modes.common import build_model, resolve_device, seed_everything
 
@@ -44,7 +45,7 @@ def execute(cell: Cell, data_root: str | None = None) -> dict:
     dataset = get_dataset(cell.dataset)
     seed_everything(cell.seed)
     method = get_method(cell.method)(cell)
-    model = build_model(method, dataset, device)
+    model = prepare_model(build_model(method, dataset, device), cell, device)
     mode = importlib.import_module(MODE_MODULES[cell.mode])
     metrics = mode.run(method, dataset, model, device, data_root)
     metrics["parameters"] = count_parameters(model)

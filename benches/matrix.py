@@ -18,7 +18,8 @@ A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table a
     recipe = { epochs = 10 }       # overrides on top of track recipe and dataset defaults
     params = { k = [1, 2] }        # method parameters (grid), for methods that declare them
 
-Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks.
+Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks,
+precision (fp32 | bf16), compile (false | true).
 Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads.
 """
 
@@ -38,11 +39,11 @@ from methods.architectures import list_architectures
 from methods.libraries import list_libraries
 from methods.recipes import TRACKS
 
-from .cell import DEVICES, MODES, Cell
+from .cell import DEVICES, MODES, PRECISIONS, Cell
 from .errors import UserError
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
-        "tracks")
+        "tracks", "precision", "compile")
 SCALARS = ("mode", "device", "threads")
 TABLES = ("recipe", "params")
 TOP_LEVEL = ("description", "timeout_s", "defaults", "grid")
@@ -145,7 +146,7 @@ def expand(name: str, data: dict, source: str, overrides: dict[str, Any]) -> Mat
                           **overrides.get("recipe", {})}
         spec["params"] = {**defaults.get("params", {}), **grid.get("params", {})}
         for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
-                    "threads"):
+                    "threads", "precision", "compile"):
             if overrides.get(key) is not None:
                 spec[key] = overrides[key]
         for cell in _grid_cells(spec, where):
@@ -182,6 +183,11 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
     threads = spec.get("threads")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise UserError(f"{where}: threads must be a positive integer")
+    precisions = _as_list(spec.get("precision", ["fp32"]), "precision", where)
+    _check_names(precisions, list(PRECISIONS), "precision", where)
+    compiles = _as_list(spec.get("compile", [False]), "compile", where)
+    if not all(isinstance(c, bool) for c in compiles):
+        raise UserError(f"{where}: compile must be true or false (or a list of them)")
     backends = spec.get("backends")
     params: dict = spec["params"]
     if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
@@ -198,10 +204,11 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None
         own = {k: _as_list(v, k, where) for k, v in params.items() if k in method.parameters}
-        for arch, backend, values in itertools.product(
+        for arch, backend, values, precision, compiled in itertools.product(
             architectures or [dataset.default_architecture],
             _as_list(backends, "backends", where) if backends else [None],
             itertools.product(*own.values()) if own else [()],
+            precisions, compiles,
         ):
             try:
                 cells.append(Cell(
@@ -209,7 +216,7 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
                     architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
                     params=dict(zip(own, values, strict=True)),
                     backend=backend or _default_backend(library, device), mode=mode,
-                    device=device, threads=threads,
+                    device=device, threads=threads, precision=precision, compile=compiled,
                 ))
             except ValueError as exc:
                 raise UserError(f"{where}: {exc}") from None

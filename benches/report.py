@@ -20,6 +20,7 @@ from methods.base import METHODS
 
 from .errors import UserError
 from .records import load_records
+from .schema import EFFICIENCY, METRICS
 
 ZERO_BELOW = 0.35  # a claimed O(1)-in-T figure must fit an exponent below this
 ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
@@ -63,12 +64,14 @@ def _ok_frame(results: str, mode: str) -> pd.DataFrame:
             "method": c["method"] + "".join(f" {k}={v}" for k, v in sorted(c["params"].items())),
             "base_method": c["method"], "library": c["library"], "backend": c["backend"],
             "architecture": c["architecture"], "dataset": c["dataset"], "device": c["device"],
+            "precision": c.get("precision", "fp32"),
+            "compile": "compiled" if c.get("compile") else "eager",
             "timesteps": c["timesteps"], "seed": c["seed"], **m,
         })
     return pd.DataFrame(rows)
 
 
-GROUP = ["dataset", "architecture", "library", "backend", "device"]
+GROUP = ["dataset", "architecture", "library", "backend", "device", "precision", "compile"]
 
 
 def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
@@ -79,7 +82,7 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
         ts = [int(t) for t in by_t.index]
         row = dict(zip(GROUP + ["method", "base_method"], keys, strict=True))
         row["T"] = ts
-        for metric in ("time_per_iter_s", "backward_s", "activation_bytes"):
+        for metric in EFFICIENCY:
             column = by_t[metric].tolist() if metric in by_t else [None] * len(ts)
             values = [None if v is None or v != v else float(v) for v in column]
             row[metric] = values
@@ -110,13 +113,16 @@ def efficiency_tables(results: str) -> list[dict]:
     for keys, group in pd.DataFrame(rows).groupby(GROUP, sort=True):
         setting = " / ".join(str(k) for k in keys)
         ts = sorted({t for r in group["T"] for t in r})
-        time_rows, mem_rows, fit_rows = [], [], []
+        time_rows, mem_rows, fit_rows, busy_rows = [], [], [], []
         for _, r in group.iterrows():
             at = dict(zip(r["T"], range(len(r["T"])), strict=True))
             def cell(metric, scale, digits, t, r=r, at=at):
                 return _fmt(r[metric][at[t]], scale, digits) if t in at else "–"
             time_rows.append([r["method"]] + [cell("time_per_iter_s", 1e3, 1, t) for t in ts])
             mem_rows.append([r["method"]] + [cell("activation_bytes", 2**-20, 2, t) for t in ts])
+            busy_rows.append([r["method"]] + [
+                f"{cell('gpu_busy_fraction', 100, 0, t)} ({cell('kernels_per_iter', 1, 0, t)})"
+                for t in ts])
             tf, bf, mf = r["time_per_iter_s_fit"], r["backward_s_fit"], r["activation_bytes_fit"]
             claimed = r["claimed"]
             fit_rows.append([
@@ -133,6 +139,12 @@ def efficiency_tables(results: str) -> list[dict]:
              "rows": time_rows},
             {"title": f"Activation memory (MiB) — {setting}", "headers": t_headers,
              "rows": mem_rows},
+        ]
+        if any(v is not None for r in rows_of(group, "gpu_busy_fraction") for v in r):
+            tables.append({
+                "title": f"{METRICS['gpu_busy_fraction'].title} (kernels per iteration) — "
+                         f"{setting}", "headers": t_headers, "rows": busy_rows})
+        tables += [
             {"title": f"Scaling in T and verdict — {setting}",
              "headers": ["method", "time exp.", "time slope (ms/T)", "backward exp.",
                          "memory exp.", "memory slope (MiB/T)", "memory: claimed, verdict",
@@ -140,6 +152,11 @@ def efficiency_tables(results: str) -> list[dict]:
              "rows": fit_rows},
         ]
     return tables
+
+
+def rows_of(group: pd.DataFrame, metric: str) -> list[list]:
+    """The per-T values of ``metric`` of every row of an efficiency group."""
+    return [r[metric] for _, r in group.iterrows()]
 
 
 def alignment_tables(results: str) -> list[dict]:

@@ -59,9 +59,15 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("grad_norm_ratio", "Norm ratio", "", False,
            "gradient norm of the method divided by BPTT's", 1.0, 3),
     Metric("parameters", "Params", "M", True, "trainable parameters", 1e-6, 3),
+    Metric("gpu_busy_fraction", "GPU busy", "%", False,
+           "share of one profiled iteration's wall time during which the GPU runs kernels or "
+           "copies (low: launch-bound)", 100.0, 0),
+    Metric("kernels_per_iter", "Kernels/iter", "", True,
+           "GPU kernels launched by one training iteration", 1.0, 0),
 )}
 
 LEADERBOARD = ("test_top1", "time_per_iter_s", "activation_bytes", "peak_memory_bytes",
                "samples_per_s", "mean_firing_rate")
-EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes")
+EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes", "gpu_busy_fraction",
+              "kernels_per_iter")
 ALIGNMENT = ("grad_cosine", "grad_norm_ratio")

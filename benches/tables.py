@@ -9,16 +9,19 @@ import pandas as pd
 
 from .schema import LEADERBOARD, METRICS
 
-ROW_KEYS = ("method", "params", "variant", "library", "backend", "architecture", "timesteps")
+ROW_KEYS = ("method", "params", "variant", "library", "backend", "precision", "compile",
+            "architecture", "timesteps")
 ROW_TITLES = {"method": "Method", "params": "Params", "variant": "Recipe variant",
-              "library": "Library", "backend": "Backend", "architecture": "Architecture",
-              "timesteps": "T"}
-OPTIONAL_KEYS = ("params", "variant")  # shown when some row has one
+              "library": "Library", "backend": "Backend", "precision": "Precision",
+              "compile": "Compiled", "architecture": "Architecture", "timesteps": "T"}
+OPTIONAL_KEYS = ("params", "variant", "compile")  # shown when some row has one
 
 
 def _shown(key: str, block: pd.DataFrame) -> bool:
     if key in OPTIONAL_KEYS:
         return block[key].astype(bool).any()
+    if key == "precision":
+        return (block[key] != "fp32").any()
     if key == "backend":  # worth a column only when some cell used a non-default backend
         return (block[key] != "torch").any()
     return True

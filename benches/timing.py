@@ -3,6 +3,8 @@
 On CPU phases are timed with ``time.perf_counter``; on CUDA with CUDA events recorded on the
 current stream, resolved after the iteration's end event (no host sync inside the timed region
 other than the method's own). Per-step methods enter a phase T times; the times are summed.
+A step replayed from a CUDA graph brings the phase events captured with it
+(:class:`CaptureTimer`): each replay records them again, so they time that replay.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class IterationTimer:
         for phase, value in totals.items():
             self.phase_samples[phase].append(value)
 
+    def add_marks(self, marks: list[tuple[str, object, object]]) -> None:
+        """Phase events of a replayed CUDA graph, resolved with this iteration."""
+        self._marks.extend(marks)
+
     def summary(self, batch_size: int) -> dict:
         """Medians, IQR, throughput and the raw samples (seconds)."""
         if not self.samples:
@@ -90,3 +96,25 @@ def iqr(values: list[float]) -> float:
         return 0.0
     q = statistics.quantiles(values, n=4, method="inclusive")
     return q[2] - q[0]
+
+
+class CaptureTimer:
+    """``timer(phase)`` for a step being captured in a CUDA graph: records external timing
+    events, which become nodes of the graph and are recorded again at every replay."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, object, object]] = []
+
+    @staticmethod
+    def _event():
+        event = torch.cuda.Event(enable_timing=True, external=True)
+        event.record()
+        return event
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = self._event()
+        try:
+            yield
+        finally:
+            self.marks.append((phase, start, self._event()))

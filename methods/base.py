@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -78,6 +78,12 @@ class Method(ABC):
     objective: ClassVar[str] = "sequence"
     """What the method minimises: ``sequence`` (the recipe's loss of the whole output sequence)
     or ``per_step`` (Σ_t L_t/T, online methods)."""
+    cuda_graph: ClassVar[bool] = False
+    """``train_step`` may be captured in a CUDA graph and replayed: no host sync, no host→device
+    copy, shapes fixed by the input, and host-side choices only through :meth:`variants`.
+    Off by default so an outside method runs eagerly until it says so."""
+    unsupported: ClassVar[dict[str, str]] = {}
+    """Execution settings this method cannot run with (``"bf16"``, ``"compile"``) → why."""
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
@@ -86,6 +92,9 @@ class Method(ABC):
         self.params = {**self.default_params(), **cell.params}
         self.library: Library = get_library(cell.library)
         self.lif: LIFConfig = self.recipe.lif()
+        self.variant: Hashable | None = None
+        """Set by a graph runner while it captures: the step takes this host-side choice
+        instead of drawing one."""
 
     # -- declarations -----------------------------------------------------------------------
     @classmethod
@@ -112,7 +121,20 @@ class Method(ABC):
             if getattr(recipe, key) != value:
                 return False, f"{cls.name} requires {key}={value!r} (the recipe has " \
                     f"{getattr(recipe, key)!r})"
+        for setting, active in (("bf16", cell.precision == "bf16"), ("compile", cell.compile)):
+            if active and setting in cls.unsupported:
+                return False, f"{cls.name} cannot run with {setting}: {cls.unsupported[setting]}"
         return get_library(cell.library).supports(recipe.lif(), cell.backend, cell.device)
+
+    # -- host-side choices (CUDA graphs capture one graph per variant) -----------------------
+    def variants(self) -> list[Hashable]:
+        """Every host-side choice a training step can make (e.g. sltt_k's K steps); a graph
+        runner captures one graph per variant. ``[None]``: every step is the same."""
+        return [None]
+
+    def draw_variant(self) -> Hashable:
+        """The next step's host-side choice, drawn as the eager step draws it."""
+        return None
 
     # -- model ------------------------------------------------------------------------------
     def layers(self) -> LayerFactory:

@@ -15,6 +15,7 @@ class BPTT(Method):
     description = "backprop through time; reset spike detached; multi-step (T folded into batch)"
     paper = "Wu et al. 2018 (STBP); detach-reset as in spikingjelly / Zenke & Vogels 2021"
     complexity = Complexity(memory="L·T", backward="L·T")
+    cuda_graph = True
     paper_recipe = RATE_BP_PAPER
     forced = {"detach_reset": True}
 

@@ -29,6 +29,7 @@ class OS(Method):
     paper = "Zhu et al., Online Stabilization of Spiking Neural Networks, ICLR 2024"
     libraries = ("torch", "spikingjelly")
     complexity = Complexity(memory="L", backward="L·T")
+    cuda_graph = True
     paper_recipe = OS_PAPER
     multi_step_eval = False
     forward_mode = "s"

@@ -61,6 +61,7 @@ class OTTTA(Method):
     description = "online training through time, gradients accumulated over T (OTTT-A)"
     paper = "Xiao et al., Online Training Through Time for SNNs, NeurIPS 2022"
     complexity = Complexity(memory="L", backward="L·T", optimizer_steps="1")
+    cuda_graph = True
     paper_recipe = OTTT_PAPER
     step_every = False
     forward_mode = "s"

@@ -40,6 +40,7 @@ class RateM(Method):
     paper = "Yu et al., Advancing Training Efficiency of Deep SNNs through Rate-based BP, " \
         "NeurIPS 2024"
     complexity = Complexity(memory="L", backward="L")
+    cuda_graph = True
     paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}
     multi_step_spike_pass = True
 

@@ -24,6 +24,7 @@ class SLTT(Method):
     description = "spatial learning through time: per-step backward, no temporal gradient"
     paper = "Meng et al., Towards Memory- and Time-Efficient Backpropagation, ICCV 2023"
     complexity = Complexity(memory="L", backward="L·T")
+    cuda_graph = True
     paper_recipe = SLTT_PAPER
     forward_mode = "s"
     objective = "per_step"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from .base import NULL_TIMER, Complexity, register_method
@@ -29,8 +31,14 @@ class SLTTK(SLTT):
             return False, f"sltt_k needs 1 ≤ k ≤ T (k={k}, T={cell.timesteps})"
         return True, ""
 
+    def variants(self):
+        return [frozenset(c) for c in itertools.combinations(range(self.T), self.params["k"])]
+
+    def draw_variant(self):
+        return frozenset(torch.randperm(self.T)[: self.params["k"]].tolist())
+
     def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
-        T, k = x_seq.shape[0], self.params["k"]
-        self.grad_steps = set(torch.randperm(T)[:k].tolist())
+        steps = self.variant if self.variant is not None else self.draw_variant()
+        self.grad_steps = set(steps)
         return online_train_step(model, x_seq, y, self.recipe, optimizer, timer,
                                  grad_steps=self.grad_steps)

@@ -48,6 +48,34 @@ def test_method_parameters_form_a_grid_only_for_methods_that_have_them(tmp_path)
         ("bptt", None), ("sltt_k", 1), ("sltt_k", 3)]
 
 
+def test_precision_and_compile_are_axes_applied_alike_to_every_method(tmp_path):
+    (tmp_path / "x.toml").write_text(
+        '[[grid]]\nmethods = ["bptt", "os"]\ndatasets = ["synthetic_cifar"]\n'
+        'precision = ["fp32", "bf16"]\ncompile = [false, true]\n')
+    cells = load_matrix(str(tmp_path / "x.toml")).cells
+    assert sorted((c.method, c.precision, c.compile) for c in cells) == [
+        (m, p, c) for m in ("bptt", "os") for p in ("bf16", "fp32") for c in (False, True)]
+    assert len({c.key() for c in cells}) == 8
+    only_bf16 = load_matrix(str(tmp_path / "x.toml"), {"precision": ["bf16"], "compile": [True]})
+    assert {(c.precision, c.compile) for c in only_bf16.cells} == {("bf16", True)}
+
+
+def test_records_written_before_precision_and_compile_keep_their_keys():
+    """A record of schema 1 written before the two fields existed names its file by the hash of
+    a cell dict without them; it must still validate and be found by ``--resume``."""
+    import hashlib
+    import json
+
+    from benches.cell import Cell
+
+    cell = load_matrix("smoke").cells[0]
+    old = {k: v for k, v in cell.to_dict().items() if k not in ("precision", "compile")}
+    blob = json.dumps(old, sort_keys=True, separators=(",", ":"), default=str)
+    assert Cell.from_dict(old).key() == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    bf16 = Cell.from_dict({**old, "precision": "bf16"})
+    assert bf16.key() != cell.key() and "bf16" in bf16.label()
+
+
 def test_every_packaged_matrix_loads():
     for name in packaged_matrices():
         assert load_matrix(name).cells, name
@@ -59,6 +87,10 @@ def test_every_packaged_matrix_loads():
     ('[[grid]]\nmethods = ["bptt"]\ndatasets = ["digits"]\nmode = "fast"\n', "unknown mode"),
     ('[[grid]]\nmethods = ["bptt"]\ndatasets = ["digits"]\nrecipe = { reset = "none" }\n',
      "reset"),
+    ('[[grid]]\nmethods = ["bptt"]\ndatasets = ["digits"]\nprecision = ["fp16"]\n',
+     "unknown precision"),
+    ('[[grid]]\nmethods = ["bptt"]\ndatasets = ["digits"]\ncompile = ["yes"]\n',
+     "compile must be true or false"),
 ])
 def test_invalid_matrices_raise_user_errors(tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)

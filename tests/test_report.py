@@ -62,3 +62,21 @@ def test_show_efficiency_prints_fits_and_verdicts(tmp_path, capsys):
 def test_show_without_records_is_a_user_error(tmp_path, capsys):
     assert main(["show", "--efficiency", "--results", str(tmp_path)]) == 2
     assert "no efficiency records" in capsys.readouterr().err
+
+
+def test_show_efficiency_prints_gpu_busy_and_kernels_per_precision(tmp_path, capsys):
+    for T in (4, 8):
+        for precision, busy in (("fp32", 0.91), ("bf16", 0.62)):
+            cell = make_cell("os", timesteps=T, mode="efficiency", dataset="synthetic_cifar",
+                             architecture="resnet18")
+            cell = type(cell)(**{**cell.to_dict(), "device": "cuda", "precision": precision})
+            metrics = {"time_per_iter_s": 0.01 * T, "backward_s": 0.005 * T,
+                       "activation_bytes": 2**20, "gpu_busy_fraction": busy,
+                       "kernels_per_iter": 1000 * T}
+            write_record(make_record(cell, "ok", None, metrics, {}), tmp_path)
+    assert main(["show", "--efficiency", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    titles = [line for line in out.splitlines() if line.startswith("## GPU busy")]
+    assert len(titles) == 2 and any("bf16" in t for t in titles)  # one table per precision
+    rows = [line for line in out.splitlines() if line.startswith("| os ")]
+    assert "| 91 (4000) " in out and "| 62 (8000) " in out, rows

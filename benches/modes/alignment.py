@@ -17,11 +17,12 @@ import torch
 from datasets import Dataset
 from methods import Method
 
+from ..execution import StepRunner, prepare_input
 from .common import batches
 
 
 def _grads(model) -> dict[str, torch.Tensor]:
-    return {n: (p.grad.detach().flatten() if p.grad is not None else torch.zeros(p.numel()))
+    return {n: (p.grad.detach().flatten() if p.grad is not None else p.new_zeros(p.numel()))
             for n, p in model.named_parameters() if p.requires_grad}
 
 
@@ -54,8 +55,12 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
     x_seq, y = dataset.encode(x.to(device), method.T), y.to(device)
     model.train()
     reference_model = copy.deepcopy(model)
-    method.train_step(model, x_seq, y, optimizer=None)
-    reference_loss = method.exact_gradient(reference_model, x_seq, y)
+    runner = StepRunner(method, model, None, device)  # the cell's precision and layout
+    runner(x_seq, y)
+    with runner.autocast():
+        reference_loss = method.exact_gradient(
+            reference_model, prepare_input(x_seq, runner.channels_last), y)
     metrics = compare(_grads(model), _grads(reference_model))
     metrics["reference_loss"] = float(reference_loss)
+    metrics["execution"] = runner.info()
     return metrics

@@ -1,7 +1,10 @@
 """``efficiency`` mode: the cost of a training iteration at one T, on one fixed batch.
 
 No training to convergence: the first iteration is the activation-memory probe, then
-``warmup_iters − 1`` untimed iterations and ``timed_iters`` timed ones on the same batch.
+``warmup_iters − 1`` untimed iterations and ``timed_iters`` timed ones on the same batch. On
+CUDA the step runs as :mod:`benches.execution` runs it (CUDA graphs where the method allows:
+every variant is captured before the timed iterations), and one more iteration, profiled,
+gives the GPU busy fraction and the kernel count (:mod:`benches.profiling`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import torch
 from datasets import Dataset
 from methods import Method
 
+from ..execution import StepRunner
 from ..memory import CudaMemory, SavedTensorMeter
+from ..profiling import profile_iteration
 from ..timing import IterationTimer
 from .common import batches, make_optimizer, model_tensors
 
@@ -22,20 +27,26 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))
     x_seq, y = dataset.encode(x.to(device), T), y.to(device)
     optimizer = make_optimizer(model, recipe)
+    runner = StepRunner(method, model, optimizer, device)
     model.train()
     with SavedTensorMeter(exclude=model_tensors(model)) as meter:
-        method.train_step(model, x_seq, y, optimizer)
+        runner(x_seq, y)
     timer = IterationTimer(device)
     for _ in range(max(recipe.warmup_iters - 1, 0)):
         with timer.iteration(record=False):
-            method.train_step(model, x_seq, y, optimizer, timer)
+            runner(x_seq, y, timer)
+    runner.capture_all(x_seq, y)
     cuda_mem = CudaMemory(device) if device.type == "cuda" else None
     if cuda_mem is not None:
         cuda_mem.start()
     for _ in range(recipe.timed_iters):
         with timer.iteration():
-            method.train_step(model, x_seq, y, optimizer, timer)
+            runner(x_seq, y, timer)
     metrics = {"activation_bytes": meter.peak, **timer.summary(len(y))}
     if cuda_mem is not None:
         metrics.update(cuda_mem.summary())
+        if runner.graphed:  # replays allocate nothing: the working memory of an eager step
+            metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
+        metrics.update(profile_iteration(lambda: runner(x_seq, y), device))
+    metrics["execution"] = runner.info()
     return metrics

@@ -7,6 +7,7 @@ runs after every epoch and is never counted as training time.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import torch
@@ -15,6 +16,7 @@ from tqdm import tqdm
 from datasets import Dataset
 from methods import Method
 
+from ..execution import StepRunner
 from ..firing import firing_rates
 from ..memory import CudaMemory, SavedTensorMeter
 from ..timing import IterationTimer
@@ -26,6 +28,7 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
     splits = dataset.splits(T, recipe.augment, data_root)
     optimizer = make_optimizer(model, recipe)
     schedule = make_schedule(optimizer, recipe)
+    runner = StepRunner(method, model, optimizer, device)
     timer = IterationTimer(device)
     cuda_mem = CudaMemory(device) if device.type == "cuda" else None
     loss_curve: list[float] = []
@@ -43,23 +46,20 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
             y = y.to(device, non_blocking=True)
             if iteration == 0:
                 with SavedTensorMeter(exclude=model_tensors(model)) as meter:
-                    loss = method.train_step(model, x_seq, y, optimizer)
+                    loss = runner(x_seq, y)
                 activation_bytes = meter.peak
             else:
                 if cuda_mem is not None and iteration == max(recipe.warmup_iters, 1):
                     cuda_mem.start()  # iteration 0 is always the probe
                 with timer.iteration(record=iteration >= recipe.warmup_iters):
-                    loss = method.train_step(model, x_seq, y, optimizer, timer)
+                    loss = runner(x_seq, y, timer)
             losses.append(loss)
             iteration += 1
         train_time += time.perf_counter() - epoch_start
         schedule.step()
         loss_curve.append(float(torch.stack(losses).mean()))
         last = epoch == recipe.epochs - 1
-        if last:
-            with firing_rates(model) as rates:
-                acc = evaluate(method, model, dataset, splits.test, device, recipe.batch_size)
-        else:
+        with runner.autocast(), firing_rates(model) if last else contextlib.nullcontext() as rates:
             acc = evaluate(method, model, dataset, splits.test, device, recipe.batch_size)
         acc_curve.append(acc)
         bar.set_postfix(loss=f"{loss_curve[-1]:.3f}", top1=f"{acc:.3f}")
@@ -76,4 +76,7 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
     }
     if cuda_mem is not None and timer.samples:
         metrics.update(cuda_mem.summary())
+        if runner.graphed:  # replays allocate nothing: the working memory of an eager step
+            metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
+    metrics["execution"] = runner.info()
     return metrics

@@ -110,10 +110,20 @@ class Library(ABC):
             return None
 
     def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
-        """Whether this neuron configuration and backend can be expressed exactly."""
+        """Whether this neuron configuration and backend can be expressed exactly (and the
+        backend runs on ``device`` here)."""
         if backend not in self.backends:
             return False, f"library {self.name} has no backend {backend!r} (has {self.backends})"
-        return True, ""
+        problem = self.backend_problem(backend, device)
+        return (False, problem) if problem else (True, "")
+
+    def backend_problem(self, backend: str, device: str) -> str | None:
+        """Why ``backend`` cannot run on ``device`` on this machine (``None``: it can)."""
+        return None
+
+    def usable_backends(self, device: str) -> dict[str, str | None]:
+        """Each backend → ``None`` if it runs on ``device`` here, else why not."""
+        return {backend: self.backend_problem(backend, device) for backend in self.backends}
 
     def backend_env(self, backend: str) -> dict[str, str]:
         """Environment variables a cell process needs for ``backend`` (set before import)."""

@@ -3,6 +3,9 @@ on CUDA, its native CUDA or Triton kernels (``SJ_LIF_CUDA_IMPLEMENTATION``, read
 
 from __future__ import annotations
 
+import functools
+import importlib
+
 import torch
 
 from ..snn.config import LIFConfig
@@ -32,6 +35,23 @@ def lif_node_kwargs(cfg: LIFConfig) -> dict:
         surrogate_function=sj_surrogate(cfg),
         detach_reset=cfg.detach_reset,
     )
+
+
+@functools.cache
+def _cuda_backend_problem(backend: str) -> str | None:
+    module = "native" if backend == "cuda" else backend
+    try:
+        loaded = importlib.import_module(f"spikingjelly._ops.lif.{module}")
+        if backend == "cuda":
+            from spikingjelly._ops.native_loader import _check_native_device
+
+            _check_native_device(loaded._build_info, torch.cuda.current_device())
+    except (ImportError, OSError) as exc:
+        return f"spikingjelly backend {backend!r} cannot run here: {exc}"
+    except Exception as exc:  # noqa: BLE001 - a changed private API: say so, do not crash
+        return f"spikingjelly backend {backend!r} could not be checked ({type(exc).__name__}: " \
+            f"{exc})"
+    return None
 
 
 class SpikingJellyLIF(SpikingNeuron):
@@ -156,13 +176,16 @@ class SpikingJellyLibrary(Library):
     distribution = "spikingjelly"
     backends = ("torch", "auto", "cuda", "triton")
 
-    def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
-        ok, reason = super().supports(cfg, backend, device)
-        if not ok:
-            return ok, reason
-        if device == "cpu" and backend not in ("torch", "auto"):
-            return False, f"spikingjelly backend {backend!r} needs CUDA; on CPU only 'torch' runs"
-        return True, ""
+    def backend_problem(self, backend: str, device: str) -> str | None:
+        """Asks spikingjelly's own loaders, as its backend selection does: the ``cuda``
+        backend needs native operators built for this GPU, ``triton`` needs Triton."""
+        if backend in ("torch", "auto"):
+            return None
+        if device == "cpu":
+            return f"spikingjelly backend {backend!r} needs CUDA; on CPU only 'torch' runs"
+        if not torch.cuda.is_available():
+            return f"spikingjelly backend {backend!r} needs CUDA; no CUDA device is available"
+        return _cuda_backend_problem(backend)
 
     def backend_env(self, backend: str) -> dict[str, str]:
         return {} if backend == "auto" else {BACKEND_ENV: backend}

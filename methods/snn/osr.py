@@ -94,8 +94,10 @@ class OSRNorm(StepModule):
         self.register_buffer("running_var", torch.ones(channels))
         self.eps = eps
         self.reduce = (0, 2, 3) if dims == 2 else (0,)
-        self._sum_mean: torch.Tensor | float = 0.0
-        self._sum_sq: torch.Tensor | float = 0.0  # Σ (σ²_t + μ_t²)
+        # Σ μ_t and Σ (σ²_t + μ_t²) of the current sequence, in buffers (fixed addresses) so
+        # that a CUDA-graph replay folds the statistics of the previous replay
+        self.register_buffer("seq_sum_mean", torch.zeros(channels), persistent=False)
+        self.register_buffer("seq_sum_sq", torch.zeros(channels), persistent=False)
         self._steps = 0
         self._new_sequence = True
 
@@ -103,16 +105,13 @@ class OSRNorm(StepModule):
     def _fold_previous_sequence(self) -> None:
         if self._steps == 0:
             return
-        mean = self._sum_mean / self._steps
-        var = self._sum_sq / self._steps - mean**2
+        mean = self.seq_sum_mean / self._steps
+        var = self.seq_sum_sq / self._steps - mean**2
         self.running_mean += (1 - MOMENTUM) * (mean - self.running_mean)
         self.running_var += (1 - MOMENTUM) * (var - self.running_var)
-        self._sum_mean, self._sum_sq, self._steps = 0.0, 0.0, 0
-
-    def sequence_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(μ, σ²)`` of the steps seen so far in the current sequence."""
-        mean = self._sum_mean / self._steps
-        return mean, self._sum_sq / self._steps - mean**2
+        self.seq_sum_mean.zero_()
+        self.seq_sum_sq.zero_()
+        self._steps = 0
 
     def forward(self, x):
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
@@ -125,17 +124,17 @@ class OSRNorm(StepModule):
             self._new_sequence = False
         with torch.no_grad():
             var_t, mean_t = torch.var_mean(x, dim=self.reduce, unbiased=False)
-            self._sum_mean = self._sum_mean + mean_t
-            self._sum_sq = self._sum_sq + var_t + mean_t**2
+            self.seq_sum_mean += mean_t
+            self.seq_sum_sq += var_t + mean_t**2
             self._steps += 1
             invstd_t = torch.rsqrt(var_t + self.eps)
             run_invstd = torch.rsqrt(self.running_var + self.eps)
             ratio = torch.maximum(run_invstd / invstd_t, invstd_t / run_invstd).max()
-            use_running = bool(ratio <= BOUND)
-            use_mean = self.running_mean if use_running else mean_t
-            use_invstd = run_invstd if use_running else invstd_t
+            use_running = ratio <= BOUND  # a device tensor: no host sync, graph-capturable
+            use_mean = torch.where(use_running, self.running_mean, mean_t)
+            use_invstd = torch.where(use_running, run_invstd, invstd_t)
         if self.exact:  # the gradient of exactly this forward
-            if not use_running:
+            if not bool(use_running):
                 var_g, use_mean = torch.var_mean(x, dim=self.reduce, unbiased=False)
                 use_invstd = torch.rsqrt(var_g + self.eps)
             return (x - use_mean.view(shape)) * (use_invstd * self.weight).view(shape) \

@@ -29,7 +29,7 @@ def add_surrogate_grad(
     fused ``sigmoid_backward`` kernel instead of five elementwise passes."""
     if kind == "sigmoid":
         sig = torch.add(h, -theta).mul_(alpha).sigmoid_()
-        scale = torch.tensor(weight * alpha, dtype=h.dtype, device=h.device).expand_as(sig)
+        scale = sig.new_full((), weight * alpha).expand_as(sig)  # no host→device copy
         term = torch.ops.aten.sigmoid_backward(scale, sig)
     else:
         term = surrogate_grad(h - theta, kind, alpha).mul_(weight)

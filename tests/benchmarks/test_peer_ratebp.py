@@ -1,0 +1,229 @@
+"""Our rate_m and bptt against the official code of rate-based BP, measured in one run.
+
+Yu et al., NeurIPS 2024, "Advancing Training Efficiency of Deep Spiking Neural Networks through
+Rate-based Backpropagation" (GitHub: Tab-ct/rate-based-backpropagation). The claim checked: on
+ResNet-18 with CIFAR-shaped input, our rate_m's speedup over our bptt is at least the official
+rate_m's speedup over the official bptt, at T = 4 and 8. All four train on the same batch, and
+their iterations (forward, loss, backward, optimizer step) are timed in turn.
+
+The official code is not part of this repository (it has no licence) and nothing of it is copied
+here: it is imported at run time from a checkout named by environment variables.
+
+* ``BENCHES_PEER_RATEBP``: the checkout (the directory holding ``model/`` and ``util/``); the
+  test is skipped without it.
+* ``BENCHES_PEER_SITE``: a directory holding the spikingjelly the official code was written for
+  (0.0.0.0.14, e.g. ``pip install --no-deps --target DIR spikingjelly==0.0.0.0.14``); the
+  suite's spikingjelly 2.0.0 lacks the neuron API it calls. The official modules are imported
+  with that directory first on ``sys.path`` and then taken out of ``sys.modules`` again, so the
+  suite's spikingjelly stays what every other test sees.
+* ``BENCHES_PEER_BATCH`` (default 128 on CUDA, 16 on CPU), ``BENCHES_PEER_T`` (default ``4,8``),
+  ``BENCHES_PEER_ROUNDS`` (default 10 on CUDA, 3 on CPU), ``BENCHES_PEER_STEP_MODE`` (the
+  official ``--step_mode``, default ``m``: T folded into the batch, as our multi-step methods).
+
+The official runs use the settings of its CIFAR script's defaults: LIF with decay 0.2
+(τ = 1.25), threshold 1, soft reset with the reset spike detached, input not decayed, sigmoid
+surrogate α = 4; cross-entropy on the mean output (its rate mode scales the gradient by 1/T);
+SGD with momentum 0.9, lr 0.1, weight decay 5e-4 on conv/linear weights only. Ours use the
+suite's common recipe (no augmentation) and its optimizer. Per-batch accuracy bookkeeping of the
+official training loop is left out; cuDNN flags are the same for all four.
+
+    BENCHES_PEER_RATEBP=.peer/rate-bp BENCHES_PEER_SITE=.peer/site \\
+        python -m pytest tests/benchmarks/test_peer_ratebp.py -o addopts=-ra --benchmark-only -s
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from bench_helpers import interleaved_medians, set_threads
+
+from benches.cell import Cell
+from benches.modes.common import make_optimizer
+from methods import get_method
+
+SHAPE, CLASSES = (3, 32, 32), 10
+CUDA = torch.cuda.is_available()
+DEVICE = torch.device("cuda" if CUDA else "cpu")
+B = int(os.environ.get("BENCHES_PEER_BATCH", 128 if CUDA else 16))
+TS = tuple(int(t) for t in os.environ.get("BENCHES_PEER_T", "4,8").split(","))
+ROUNDS = int(os.environ.get("BENCHES_PEER_ROUNDS", 10 if CUDA else 3))
+WARMUP = 2 if CUDA else 1
+STEP_MODE = os.environ.get("BENCHES_PEER_STEP_MODE", "m")
+
+# The official CIFAR script's defaults (its config) for the neuron and the optimizer.
+OFFICIAL = dict(decay=0.2, thresh=1.0, v_reset=None, detach_reset=True, lr=0.1, momentum=0.9,
+                wd=5e-4)
+_OFFICIAL_MODULES = ("spikingjelly", "model", "util")
+
+
+def _official_name(name: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in _OFFICIAL_MODULES)
+
+
+def load_official(root: Path, site: Path | None) -> SimpleNamespace:
+    """Import the official modules (and the spikingjelly on ``site``) without leaving them, or
+    their spikingjelly, in ``sys.modules``; what the suite had there is put back."""
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if _official_name(k)}
+    paths = [str(root)] + ([str(site)] if site else [])
+    sys.path[:0] = paths
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.script deprecation, cupy absence
+            ns = SimpleNamespace(
+                resnet=importlib.import_module("model.resnet"),
+                setting=importlib.import_module("model.model_setting"),
+                layer=importlib.import_module("model.layer"),
+                functional=importlib.import_module("spikingjelly.activation_based.functional"),
+                neuron=importlib.import_module("spikingjelly.activation_based.neuron"),
+            )
+            # util/__init__ pulls in data loading and a progress bar; only util/util.py is needed
+            spec = importlib.util.spec_from_file_location("_peer_ratebp_util",
+                                                          root / "util" / "util.py")
+            ns.util = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(ns.util)
+            ns.sj_version = importlib.metadata.version("spikingjelly")  # site comes first
+        ns.sj_file = getattr(sys.modules.get("spikingjelly"), "__file__", "?")
+    finally:
+        for k in [k for k in sys.modules if _official_name(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+        del sys.path[:len(paths)]
+    return ns
+
+
+@pytest.fixture(scope="module")
+def official():
+    root = os.environ.get("BENCHES_PEER_RATEBP")
+    if not root:
+        pytest.skip("BENCHES_PEER_RATEBP is not set (a checkout of Tab-ct/rate-based-"
+                    "backpropagation, imported at run time)")
+    root_path = Path(root).resolve()
+    if not (root_path / "model" / "model_setting.py").is_file():
+        pytest.skip(f"BENCHES_PEER_RATEBP={root} holds no model/model_setting.py")
+    site = os.environ.get("BENCHES_PEER_SITE")
+    ns = load_official(root_path, Path(site).resolve() if site else None)
+    if not hasattr(ns.neuron.LIFNode, "v_float_to_tensor"):
+        pytest.skip(f"the official code needs spikingjelly 0.0.0.0.14's neuron API; found "
+                    f"{ns.sj_file}: set BENCHES_PEER_SITE to a directory holding 0.0.0.0.14")
+    return ns
+
+
+@pytest.fixture(autouse=True)
+def two_threads():
+    old = set_threads(2)
+    yield
+    set_threads(old)
+    torch.set_grad_enabled(True)  # the official rate hooks toggle it; never leak a failure
+
+
+def sync():
+    if CUDA:
+        torch.cuda.synchronize()
+
+
+# -- ours -----------------------------------------------------------------------------------------
+def build_ours(name: str, T: int):
+    recipe = get_method(name).recipe_for("common").updated(augment=(), batch_size=B)
+    method = get_method(name)(Cell(name, "torch", "synthetic_cifar", "resnet18", T, 0,
+                                   recipe=recipe.to_dict(), device=DEVICE.type))
+    torch.manual_seed(0)
+    model = method.build(SHAPE, CLASSES).to(DEVICE)
+    model.train()
+    return method, model, make_optimizer(model, method.recipe)
+
+
+def our_step(method, model, optimizer, x_seq, y):
+    """One training iteration of one of our methods: forward, loss, backward, optimizer step."""
+    return method.train_step(model, x_seq, y, optimizer)
+
+
+# -- official -------------------------------------------------------------------------------------
+def build_official(o: SimpleNamespace, rate: bool, T: int):
+    """The official ResNet-18 as its CIFAR script builds it, in BPTT or rate-BP mode."""
+    torch.manual_seed(0)
+    # the script passes the decay as its logit; the neuron turns it back into τ = 1 / (1 - d)
+    decay = torch.tensor(math.log(OFFICIAL["decay"] / (1 - OFFICIAL["decay"])))
+    spikes = dict(v_reset=OFFICIAL["v_reset"], thresh=OFFICIAL["thresh"], decay=decay,
+                  detach_reset=OFFICIAL["detach_reset"], rate_flag=rate)
+    model = o.resnet.resnet18(num_classes=CLASSES, **spikes)
+    setting = o.setting.rate_model_setting if rate else o.setting.bptt_model_setting
+    setting(model, time_step=T, step_mode=STEP_MODE)
+    model.to(DEVICE)
+    model.train()
+    # fresh lists: the official split_params has a shared mutable default
+    _, decayed, plain = o.util.split_params(model, ([], [], []))
+    optimizer = torch.optim.SGD([{"params": decayed, "weight_decay": OFFICIAL["wd"]},
+                                 {"params": plain, "weight_decay": 0}],
+                                lr=OFFICIAL["lr"], momentum=OFFICIAL["momentum"])
+    loss_fn = o.layer.CustomEvaluator(torch.nn.CrossEntropyLoss(), "rate" if rate else "bptt", T)
+    return model, optimizer, loss_fn
+
+
+def official_step(o, model, optimizer, loss_fn, x, y, T):
+    """One iteration of the official CIFAR training loop (its per-batch metrics left out)."""
+    optimizer.zero_grad()
+    o.functional.reset_net(model)
+    if STEP_MODE == "s":
+        out = torch.stack([model(x) for _ in range(T)]).mean(0)
+    else:
+        out = model(x.expand(T, *x.shape).reshape(-1, *x.shape[1:]))
+    loss = loss_fn(out, y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def timed(fn):
+    def call():
+        fn()
+        sync()
+    return call
+
+
+@pytest.mark.parametrize("T", TS)
+def test_speedup_over_bptt_against_official(official, benchmark, T):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(B, *SHAPE, generator=g).to(DEVICE)
+    y = torch.randint(0, CLASSES, (B,), generator=g).to(DEVICE)
+    x_seq = x.unsqueeze(0).expand(T, *x.shape)
+
+    ours = {name: build_ours(name, T) for name in ("bptt", "rate_m")}
+    theirs = {name: build_official(official, name == "rate_m", T) for name in ("bptt", "rate_m")}
+
+    def ours_fn(name):
+        method, model, opt = ours[name]
+        return timed(lambda: our_step(method, model, opt, x_seq, y))
+
+    def theirs_fn(name):
+        model, opt, loss_fn = theirs[name]
+        return timed(lambda: official_step(official, model, opt, loss_fn, x, y, T))
+
+    candidates = {"ours_bptt": ours_fn("bptt"), "ours_rate_m": ours_fn("rate_m"),
+                  "official_bptt": theirs_fn("bptt"), "official_rate_m": theirs_fn("rate_m")}
+    with warnings.catch_warnings():
+        # the official rate model's full backward hook fires on a module with no input grads
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        medians = interleaved_medians(candidates, rounds=ROUNDS, warmup=WARMUP)
+    ms = {k: 1e3 * v for k, v in medians.items()}
+    speedup_ours = medians["ours_bptt"] / medians["ours_rate_m"]
+    speedup_official = medians["official_bptt"] / medians["official_rate_m"]
+    benchmark.extra_info.update(
+        T=T, batch=B, device=str(DEVICE), rounds=ROUNDS, official_step_mode=STEP_MODE,
+        official_spikingjelly=official.sj_version, speedup_ours=speedup_ours,
+        speedup_official=speedup_official, **{f"{k}_ms": v for k, v in ms.items()})
+    print(f"\nT={T} B={B} {DEVICE.type}: ours bptt {ms['ours_bptt']:.1f} ms, rate_m "
+          f"{ms['ours_rate_m']:.1f} ms, speedup {speedup_ours:.2f}; official bptt "
+          f"{ms['official_bptt']:.1f} ms, rate_m {ms['official_rate_m']:.1f} ms, speedup "
+          f"{speedup_official:.2f}")
+    benchmark.pedantic(candidates["ours_rate_m"], rounds=1, iterations=1)
+    assert speedup_ours >= speedup_official
