@@ -18,6 +18,7 @@ step is run, alike for every method of a grid:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Hashable
 
 import torch
@@ -29,6 +30,8 @@ from methods.base import NULL_TIMER, Timer
 
 from .timing import CaptureTimer
 
+GRAPHS_ENV = "BENCHES_CUDA_GRAPHS"
+"""Set to 0 to run every step eagerly on CUDA (the record says so)."""
 MAX_VARIANTS = 128
 """More host-side variants than this (e.g. sltt_k with a large C(T, K)) run eagerly."""
 
@@ -44,8 +47,19 @@ def prepare_model(model: nn.Module, cell: Cell, device: torch.device) -> nn.Modu
         if uses_channels_last(model, device):
             model.to(memory_format=torch.channels_last)
     if cell.compile:
+        # one model has several legitimate guard variants (step mode, pass, grad mode, first
+        # step of a sequence, train/eval): allow them all instead of falling back to eager
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         model.compile()
     return model
+
+
+def compile_stats() -> dict:
+    """Graphs Dynamo compiled and the graph breaks it hit in this process."""
+    from torch._dynamo.utils import counters
+
+    return {"compiled_graphs": int(counters["stats"]["unique_graphs"]),
+            "graph_breaks": int(sum(counters["graph_break"].values()))}
 
 
 def prepare_input(x_seq: torch.Tensor, channels_last: bool) -> torch.Tensor:
@@ -81,6 +95,8 @@ class StepRunner:
     def _why_eager(self) -> str | None:
         if self.device.type != "cuda":
             return "not on CUDA"
+        if os.environ.get(GRAPHS_ENV, "1") == "0":
+            return f"disabled by {GRAPHS_ENV}=0"
         if not self.method.cuda_graph:
             return f"{self.method.cell.method} does not declare cuda_graph"
         if self.optimizer is None:
@@ -106,6 +122,7 @@ class StepRunner:
             "graphs_captured": len(self._graphs) if self.graphed else 0,
             "channels_last": self.channels_last,
             "cudnn_benchmark": self.device.type == "cuda",
+            **(compile_stats() if self.method.cell.compile else {}),
         }
 
     def __call__(self, x_seq: torch.Tensor, y: torch.Tensor, timer: Timer = NULL_TIMER):

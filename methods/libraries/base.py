@@ -75,6 +75,15 @@ class SpikingNeuron(StepModule, ABC):
         self.reset_state()
         return torch.stack(spikes), torch.stack(charged)
 
+    @torch.no_grad()
+    def rate_pass(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The spike pass of rate-based BP over ``[T, ...]``: ``(s_seq, rate, eligibility)``
+        (see :mod:`methods.snn.rate`)."""
+        from ..snn.rate import eligibility_of_sequence
+
+        s_seq, h_seq = self.sequence(x_seq)
+        return (s_seq, *eligibility_of_sequence(h_seq, s_seq, self.cfg))
+
     def extra_repr(self) -> str:
         c = self.cfg
         return (

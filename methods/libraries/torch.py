@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from ..snn import triton_lif
 from ..snn.config import LIFConfig
-from ..snn.lif import lif_forward_sequence, lif_multi_step, lif_step
+from ..snn.lif import lif_multi_step, lif_sequence, lif_step
 from .base import Library, SpikingNeuron, register_library
 
 
@@ -36,7 +37,13 @@ class TorchLIF(SpikingNeuron):
             self.v = self.v.detach()
 
     def sequence(self, x_seq):
-        return lif_forward_sequence(x_seq, self.cfg)
+        return lif_sequence(x_seq, self.cfg)
+
+    def rate_pass(self, x_seq):
+        if triton_lif.available(x_seq):  # one kernel, H never stored
+            with torch.no_grad():
+                return triton_lif.rate_spike_pass(x_seq, self.cfg)
+        return super().rate_pass(x_seq)
 
 
 @register_library

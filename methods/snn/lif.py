@@ -8,12 +8,17 @@
   fast path of BPTT: it saves only ``H`` and loops backward in time);
 * :func:`reset_derivative` / :func:`temporal_jacobian` — ``∂V_t/∂H_t`` and ``J_t = ∂H_{t+1}/∂H_t``,
   shared by the fused backward and by the rate-based eligibility.
+
+On CUDA the same computations run as one Triton kernel per call (:mod:`.triton_lif`): the
+multi-step forward and backward, and the single step as one autograd node; on the CPU they run
+as written here.
 """
 
 from __future__ import annotations
 
 import torch
 
+from . import triton_lif
 from .config import LIFConfig
 from .surrogate import spike, surrogate_grad
 
@@ -45,6 +50,8 @@ def lif_step(
 
     ``threshold`` overrides ``cfg.threshold`` for this step (a scalar tensor for OTS).
     """
+    if triton_lif.available(x):
+        return _FusedLIFStep.apply(x, v, cfg, threshold)
     theta = cfg.threshold if threshold is None else threshold
     h = x if v is None else x + cfg.decay * v
     s = spike(h - theta, cfg.surrogate, cfg.alpha)
@@ -81,7 +88,10 @@ class _FusedLIF(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
-        s_seq, h_seq = lif_forward_sequence(x_seq, cfg)
+        if triton_lif.available(x_seq):
+            s_seq, h_seq = triton_lif.multi_step_forward(x_seq, cfg)
+        else:
+            s_seq, h_seq = lif_forward_sequence(x_seq, cfg)
         ctx.save_for_backward(h_seq)
         ctx.cfg = cfg
         return s_seq
@@ -90,6 +100,8 @@ class _FusedLIF(torch.autograd.Function):
     def backward(ctx, grad_s: torch.Tensor):
         (h_seq,) = ctx.saved_tensors
         cfg: LIFConfig = ctx.cfg
+        if triton_lif.available(h_seq):
+            return triton_lif.multi_step_backward(grad_s, h_seq, cfg), None
         grad_x = torch.empty_like(h_seq)
         carry = None  # ∂L/∂V_t arriving from H_{t+1} (= λ·∂L/∂H_{t+1})
         for t in range(h_seq.shape[0] - 1, -1, -1):
@@ -107,5 +119,38 @@ class _FusedLIF(torch.autograd.Function):
 def lif_multi_step(x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
     """Spikes ``[T, ...]`` for inputs ``[T, ...]`` from a zero state, with BPTT gradients."""
     if not torch.is_grad_enabled() or not x_seq.requires_grad:
+        if triton_lif.available(x_seq):
+            return triton_lif.multi_step_forward(x_seq, cfg, save_h=False)[0]
         return lif_forward_sequence(x_seq, cfg)[0]
     return _FusedLIF.apply(x_seq, cfg)
+
+
+def lif_sequence(x_seq: torch.Tensor, cfg: LIFConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """No-grad ``(s_seq, h_seq)`` over ``[T, ...]`` (fused kernel where available)."""
+    if triton_lif.available(x_seq):
+        with torch.no_grad():
+            return triton_lif.multi_step_forward(x_seq, cfg)
+    return lif_forward_sequence(x_seq, cfg)
+
+
+class _FusedLIFStep(torch.autograd.Function):
+    """:func:`lif_step` as one node (fused kernels): saves ``H`` only. ``h`` is returned
+    without gradient (the methods read it under ``no_grad``)."""
+
+    @staticmethod
+    def forward(ctx, x, v, cfg: LIFConfig, threshold):
+        s, v_next, h = triton_lif.single_step_forward(x, v, cfg, threshold)
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(h)
+        ctx.save_for_backward(h)
+        ctx.cfg, ctx.threshold = cfg, threshold
+        return s, v_next, h
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_v_next, _grad_h):
+        (h,) = ctx.saved_tensors
+        if grad_s is None and grad_v_next is None:
+            return None, None, None, None
+        grad_h = triton_lif.single_step_backward(grad_s, grad_v_next, h, ctx.cfg, ctx.threshold)
+        grad_v = grad_h * ctx.cfg.decay if ctx.needs_input_grad[1] else None
+        return grad_h, grad_v, None, None

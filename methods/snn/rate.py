@@ -130,8 +130,7 @@ class RateNeuron(TwoPassModule):
             return _RateSubstitute.apply(x, self.rate, self.elig)
         if self.step_mode == "m":
             x_seq = x.reshape(self.T, -1, *x.shape[1:])
-            s_seq, h_seq = self.inner.sequence(x_seq)
-            self.rate, self.elig = eligibility_of_sequence(h_seq, s_seq, self.inner.cfg)
+            s_seq, self.rate, self.elig = self.inner.rate_pass(x_seq)
             return s_seq.flatten(0, 1)
         with torch.no_grad():
             s = self.inner.single_step(x)

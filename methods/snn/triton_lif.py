@@ -308,8 +308,8 @@ def _threshold_args(
 ) -> tuple[torch.Tensor, float, bool]:
     """``(th_ptr, thr, TH_PTR)``: a tensor threshold is read in the kernel, never on the host."""
     if isinstance(threshold, torch.Tensor):
-        if threshold.numel() != 1:
-            raise ValueError("a tensor threshold must hold a single value")
+        if threshold.numel() != 1 or threshold.device != dummy.device:
+            raise ValueError("a tensor threshold must hold one value on the neurons' device")
         return threshold, 0.0, True
     return dummy, float(cfg.threshold if threshold is None else threshold), False
 
@@ -355,13 +355,13 @@ def rate_spike_pass(
     x_seq: torch.Tensor, cfg: LIFConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Spike pass of rate-based BP: ``(s_seq, rate, eligibility)``, H never stored."""
+    T = x_seq.shape[0]
+    if T == 0:
+        raise RuntimeError("the rate pass needs at least one time step")
     x = _flat_sequence(x_seq)
     s_seq = torch.empty_like(x)
     rate = torch.empty_like(x[0])
     elig = torch.empty_like(x[0])
-    T = x.shape[0]
-    if T == 0:
-        raise RuntimeError("the rate pass needs at least one time step")
     n = x.numel() // T
     if n:
         with _device(x):

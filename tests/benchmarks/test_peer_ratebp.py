@@ -48,6 +48,7 @@ import torch
 from bench_helpers import interleaved_medians, set_threads
 
 from benches.cell import Cell
+from benches.execution import StepRunner, prepare_model
 from benches.modes.common import make_optimizer
 from methods import get_method
 
@@ -137,14 +138,16 @@ def build_ours(name: str, T: int):
     method = get_method(name)(Cell(name, "torch", "synthetic_cifar", "resnet18", T, 0,
                                    recipe=recipe.to_dict(), device=DEVICE.type))
     torch.manual_seed(0)
-    model = method.build(SHAPE, CLASSES).to(DEVICE)
+    model = prepare_model(method.build(SHAPE, CLASSES).to(DEVICE), method.cell, DEVICE)
     model.train()
-    return method, model, make_optimizer(model, method.recipe)
+    optimizer = make_optimizer(model, method.recipe)
+    return method, model, StepRunner(method, model, optimizer, DEVICE)
 
 
-def our_step(method, model, optimizer, x_seq, y):
-    """One training iteration of one of our methods: forward, loss, backward, optimizer step."""
-    return method.train_step(model, x_seq, y, optimizer)
+def our_step(runner: StepRunner, x_seq, y):
+    """One training iteration of one of our methods as the suite runs it (on CUDA: a captured
+    graph of forward, backward and optimizer step, after one eager warm-up)."""
+    return runner(x_seq, y)
 
 
 # -- official -------------------------------------------------------------------------------------
@@ -201,8 +204,8 @@ def test_speedup_over_bptt_against_official(official, benchmark, T):
     theirs = {name: build_official(official, name == "rate_m", T) for name in ("bptt", "rate_m")}
 
     def ours_fn(name):
-        method, model, opt = ours[name]
-        return timed(lambda: our_step(method, model, opt, x_seq, y))
+        _, _, runner = ours[name]
+        return timed(lambda: our_step(runner, x_seq, y))
 
     def theirs_fn(name):
         model, opt, loss_fn = theirs[name]

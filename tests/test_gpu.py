@@ -1,0 +1,128 @@
+"""The GPU path computes what the CPU path computes (marked ``gpu``; skipped without CUDA).
+
+* every method's gradient on CUDA — fused Triton LIF kernels, ``channels_last`` — equals its
+  CPU gradient (float64, so no spike flips from rounding);
+* a training step replayed from a CUDA graph updates the weights exactly as the eager step;
+* the profiler counts the kernels of a known workload; a backend that cannot run is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from helpers import make_cell
+
+from benches.cell import Cell
+from benches.execution import StepRunner, prepare_input, prepare_model
+from benches.modes.common import make_optimizer
+from benches.profiling import profile_iteration
+from methods import get_method, list_methods
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+CUDA = torch.device("cuda")
+SHAPE, CLASSES, B, T = (3, 16, 16), 10, 6, 4
+
+
+def build(name: str, device: torch.device, dtype=torch.float64, **cell_fields):
+    base = make_cell(name, timesteps=T, dataset="synthetic_cifar", architecture="resnet18",
+                     augment=())
+    cell = Cell(**{**base.to_dict(), "device": device.type, **cell_fields})
+    method = get_method(name)(cell)
+    torch.manual_seed(0)
+    model = method.build(SHAPE, CLASSES).to(dtype)
+    return method, prepare_model(model.to(device), cell, device)
+
+
+def batch(dtype=torch.float64):
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(T, B, *SHAPE, generator=g) * 2).to(dtype)
+    return x, torch.randint(0, CLASSES, (B,), generator=g)
+
+
+def gradients(model) -> dict[str, torch.Tensor]:
+    return {n: p.grad.detach().cpu() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_cuda_gradient_equals_cpu_gradient(name):
+    x, y = batch()
+    grads = {}
+    for device in (torch.device("cpu"), CUDA):
+        method, model = build(name, device)
+        torch.manual_seed(7)  # sltt_k draws its steps from the CPU generator on both
+        StepRunner(method, model, None, device)(x.to(device), y.to(device))
+        grads[device.type] = gradients(model)
+    assert grads["cpu"].keys() == grads["cuda"].keys() and grads["cpu"]
+    for n, g in grads["cpu"].items():
+        torch.testing.assert_close(grads["cuda"][n], g, rtol=1e-9, atol=1e-12, msg=n)
+
+
+@pytest.mark.parametrize("name", list_methods())
+def test_graph_replay_updates_weights_as_the_eager_step(name):
+    x, y = batch()
+    x, y = x.cuda(), y.cuda()
+    method, model = build(name, CUDA)
+    twin_method, twin = get_method(name)(method.cell), copy.deepcopy(model)
+    runner = StepRunner(method, model, make_optimizer(model, method.recipe), CUDA)
+    twin_opt = make_optimizer(twin, twin_method.recipe)
+    assert runner.graphed, runner.why_eager
+    for step in range(3):  # eager (warm-up), capture + replay, replay
+        torch.manual_seed(step)
+        loss = runner(x, y)
+        torch.manual_seed(step)
+        twin_loss = twin_method.train_step(twin, prepare_input(x, True), y, twin_opt)
+        torch.testing.assert_close(loss, twin_loss, rtol=1e-10, atol=1e-12)
+    assert runner.info()["graphs_captured"] >= 1
+    for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=n)
+    for (n, b), c in zip(model.named_buffers(), twin.buffers(), strict=True):
+        torch.testing.assert_close(b, c, rtol=1e-10, atol=1e-12, msg=n)
+
+
+def test_sltt_k_captures_one_graph_per_choice_of_steps():
+    method, model = build("sltt_k", CUDA, dtype=torch.float32)
+    runner = StepRunner(method, model, make_optimizer(model, method.recipe), CUDA)
+    x, y = batch(torch.float32)
+    runner(x.cuda(), y.cuda())
+    runner.capture_all(x.cuda(), y.cuda())
+    assert runner.graphed and runner.info()["graphs_captured"] == 6  # C(4, 2)
+
+
+def test_profiler_counts_the_kernels_of_a_known_workload():
+    a = torch.randn(512, 512, device=CUDA)
+
+    def ten_products():
+        for _ in range(10):
+            torch.mm(a, a)
+
+    ten_products()
+    m = profile_iteration(ten_products, CUDA)
+    assert m["kernels_per_iter"] == 10
+    assert 0.0 < m["gpu_busy_fraction"] <= 1.0 and m["gpu_busy_s"] <= m["profiled_iter_s"]
+
+
+def test_bf16_cells_run_every_method():
+    x, y = batch(torch.float32)
+    for name in list_methods():
+        method, model = build(name, CUDA, dtype=torch.float32, precision="bf16")
+        runner = StepRunner(method, model, make_optimizer(model, method.recipe), CUDA)
+        losses = [float(runner(x.cuda(), y.cuda())) for _ in range(3)]
+        assert all(torch.isfinite(torch.tensor(losses))), (name, losses)
+
+
+def test_spikingjelly_backends_are_refused_with_the_librarys_reason():
+    from methods.libraries import get_library
+    from methods.snn.config import LIFConfig
+
+    sj = get_library("spikingjelly")
+    status = sj.usable_backends("cuda")
+    assert status["torch"] is None and status["auto"] is None
+    ok, reason = sj.supports(LIFConfig(), "cuda", "cuda")
+    assert ok == (status["cuda"] is None)
+    if not ok:  # the wheel ships no native operators: spikingjelly's own message says so
+        assert "spikingjelly backend 'cuda' cannot run here" in reason
