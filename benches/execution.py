@@ -11,8 +11,9 @@ step is run, alike for every method of a grid:
 * on CUDA, a method that declares ``cuda_graph = True`` has its whole training step (forward,
   every backward, every optimizer step) captured once per input shape, learning rates and
   host-side variant (``Method.variants``), then replayed: one launch per iteration instead of
-  one per kernel, the same kernels and so the same gradients. A shape's first step runs eagerly
-  on a side stream, so that cuDNN autotuning and compilation happen outside the capture.
+  one per kernel, the same kernels and so the same gradients. A shape's first two steps run
+  eagerly on a side stream: cuDNN autotuning and compilation happen outside the capture, and
+  the second gives the step's CUDA working memory (a replay allocates nothing).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from .timing import CaptureTimer
 
 GRAPHS_ENV = "BENCHES_CUDA_GRAPHS"
 """Set to 0 to run every step eagerly on CUDA (the record says so)."""
+EAGER_STEPS = 2
+"""Eager steps at each input shape before its step is captured."""
 MAX_VARIANTS = 128
 """More host-side variants than this (e.g. sltt_k with a large C(T, K)) run eagerly."""
 
@@ -83,11 +86,11 @@ class StepRunner:
         self.why_eager = self._why_eager()
         self.graphed = self.why_eager is None
         self.eager_peak_bytes: int | None = None
-        """CUDA memory allocated at the peak of an eager step, minus what was allocated before
-        it (largest over eager steps; replays allocate nothing, so this is the step's working
+        """CUDA memory allocated at the peak of an eager step after a shape's first, minus what
+        was allocated before it (replays allocate nothing: this is the step's working
         memory)."""
         self._graphs: dict[Hashable, _CapturedStep] = {}
-        self._warm: set[tuple] = set()
+        self._warm: dict[tuple, int] = {}  # eager steps run per input shape
         self._lrs: tuple | None = None
         self._pool = None
         self._side = torch.cuda.Stream(device) if self.graphed else None
@@ -131,9 +134,10 @@ class StepRunner:
             with self.autocast():
                 return self.method.train_step(self.model, x_seq, y, self.optimizer, timer)
         shape = (tuple(x_seq.shape), tuple(x_seq.stride()), tuple(y.shape))
-        if shape not in self._warm:
-            self._warm.add(shape)
-            return self._eager_on_side_stream(x_seq, y, timer)
+        eager_steps = self._warm.get(shape, 0)
+        if eager_steps < EAGER_STEPS:
+            self._warm[shape] = eager_steps + 1
+            return self._eager_on_side_stream(x_seq, y, timer, measure=eager_steps > 0)
         try:
             graph = self._graph(shape, self.method.draw_variant(), x_seq, y)
         except RuntimeError as exc:  # a step that cannot be captured runs eagerly from now on
@@ -148,8 +152,8 @@ class StepRunner:
             return
         x_seq = prepare_input(x_seq, self.channels_last)
         shape = (tuple(x_seq.shape), tuple(x_seq.stride()), tuple(y.shape))
-        if shape not in self._warm:
-            raise RuntimeError("capture_all needs one eager step at this shape first")
+        while self._warm.get(shape, 0) < EAGER_STEPS:
+            self(x_seq, y)
         try:
             for variant in self.method.variants():
                 self._graph(shape, variant, x_seq, y)
@@ -169,7 +173,7 @@ class StepRunner:
             self._graphs[key] = _CapturedStep(self, x_seq, y, variant)
         return self._graphs[key]
 
-    def _eager_on_side_stream(self, x_seq, y, timer: Timer):
+    def _eager_on_side_stream(self, x_seq, y, timer: Timer, measure: bool):
         main = torch.cuda.current_stream(self.device)
         self._side.wait_stream(main)
         before = torch.cuda.memory_allocated(self.device)
@@ -178,8 +182,9 @@ class StepRunner:
             loss = self.method.train_step(self.model, x_seq, y, self.optimizer, timer)
         main.wait_stream(self._side)
         loss.record_stream(main)
-        peak = torch.cuda.max_memory_allocated(self.device) - before
-        self.eager_peak_bytes = max(self.eager_peak_bytes or 0, peak)
+        if measure:  # not the first step at a shape: that one includes cuDNN autotuning
+            peak = torch.cuda.max_memory_allocated(self.device) - before
+            self.eager_peak_bytes = max(self.eager_peak_bytes or 0, peak)
         return loss
 
 

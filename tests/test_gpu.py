@@ -25,22 +25,23 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 CUDA = torch.device("cuda")
-SHAPE, CLASSES, B, T = (3, 16, 16), 10, 6, 4
+CLASSES, B, T = 10, 6, 4
+SHAPES = {"resnet18": (3, 32, 32), "convnet_digits": (1, 8, 8)}
 
 
-def build(name: str, device: torch.device, dtype=torch.float64, **cell_fields):
-    base = make_cell(name, timesteps=T, dataset="synthetic_cifar", architecture="resnet18",
+def build(name: str, device: torch.device, dtype=torch.float64, arch="resnet18", **fields):
+    base = make_cell(name, timesteps=T, dataset="synthetic_cifar", architecture=arch,
                      augment=())
-    cell = Cell(**{**base.to_dict(), "device": device.type, **cell_fields})
+    cell = Cell(**{**base.to_dict(), "device": device.type, **fields})
     method = get_method(name)(cell)
     torch.manual_seed(0)
-    model = method.build(SHAPE, CLASSES).to(dtype)
+    model = method.build(SHAPES[arch], CLASSES).to(dtype)
     return method, prepare_model(model.to(device), cell, device)
 
 
-def batch(dtype=torch.float64):
+def batch(dtype=torch.float64, arch="resnet18"):
     g = torch.Generator().manual_seed(3)
-    x = (torch.rand(T, B, *SHAPE, generator=g) * 2).to(dtype)
+    x = torch.randn(T, B, *SHAPES[arch], generator=g).to(dtype)
     return x, torch.randint(0, CLASSES, (B,), generator=g)
 
 
@@ -48,18 +49,25 @@ def gradients(model) -> dict[str, torch.Tensor]:
     return {n: p.grad.detach().cpu() for n, p in model.named_parameters() if p.grad is not None}
 
 
+@pytest.mark.parametrize("arch", sorted(SHAPES))
 @pytest.mark.parametrize("name", list_methods())
-def test_cuda_gradient_equals_cpu_gradient(name):
-    x, y = batch()
+def test_cuda_gradient_equals_cpu_gradient(name, arch):
+    """(os on resnet18 at initialisation has silent layers whose OTS threshold is NaN, as in
+    the official code: the NaNs must then sit in the same places.)"""
+    x, y = batch(arch=arch)
     grads = {}
     for device in (torch.device("cpu"), CUDA):
-        method, model = build(name, device)
+        method, model = build(name, device, arch=arch)
         torch.manual_seed(7)  # sltt_k draws its steps from the CPU generator on both
         StepRunner(method, model, None, device)(x.to(device), y.to(device))
         grads[device.type] = gradients(model)
     assert grads["cpu"].keys() == grads["cuda"].keys() and grads["cpu"]
+    finite = [n for n, g in grads["cpu"].items() if torch.isfinite(g).all()]
+    assert finite if arch == "convnet_digits" or name != "os" else True
+    assert len(finite) == len(grads["cpu"]) or (name, arch) == ("os", "resnet18")
     for n, g in grads["cpu"].items():
-        torch.testing.assert_close(grads["cuda"][n], g, rtol=1e-9, atol=1e-12, msg=n)
+        torch.testing.assert_close(grads["cuda"][n], g, rtol=1e-9, atol=1e-12, msg=n,
+                                   equal_nan=True)
 
 
 @pytest.mark.parametrize("name", list_methods())
@@ -71,17 +79,17 @@ def test_graph_replay_updates_weights_as_the_eager_step(name):
     runner = StepRunner(method, model, make_optimizer(model, method.recipe), CUDA)
     twin_opt = make_optimizer(twin, twin_method.recipe)
     assert runner.graphed, runner.why_eager
-    for step in range(3):  # eager (warm-up), capture + replay, replay
+    for step in range(4):  # eager (warm-up), eager, capture + replay, replay
         torch.manual_seed(step)
         loss = runner(x, y)
         torch.manual_seed(step)
         twin_loss = twin_method.train_step(twin, prepare_input(x, True), y, twin_opt)
-        torch.testing.assert_close(loss, twin_loss, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(loss, twin_loss, rtol=1e-10, atol=1e-12, equal_nan=True)
     assert runner.info()["graphs_captured"] >= 1
     for (n, p), q in zip(model.named_parameters(), twin.parameters(), strict=True):
-        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=n)
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12, msg=n, equal_nan=True)
     for (n, b), c in zip(model.named_buffers(), twin.buffers(), strict=True):
-        torch.testing.assert_close(b, c, rtol=1e-10, atol=1e-12, msg=n)
+        torch.testing.assert_close(b, c, rtol=1e-10, atol=1e-12, msg=n, equal_nan=True)
 
 
 def test_sltt_k_captures_one_graph_per_choice_of_steps():

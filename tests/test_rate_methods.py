@@ -212,3 +212,25 @@ def test_multi_step_evaluation_matches_bptt_forward():
     x_seq = torch.randn(4, 3, 1, 8, 8)
     torch.testing.assert_close(method.predict(model, x_seq), bptt.predict(twin, x_seq))
     torch.testing.assert_close(forward_sequence(model, x_seq), forward_sequence(twin, x_seq))
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3), (7, 5)])
+def test_straight_through_bn_of_the_cuda_path_equals_the_formula(shape):
+    """On CUDA the rate pass's BatchNorm runs through PyTorch's BN kernels plus a per-channel
+    correction; value and gradients are those of the closed form (checked here in float64)."""
+    from methods.snn.rate import _StraightThroughBN, _StraightThroughBNNative
+
+    reduce = (0, 2, 3) if len(shape) == 4 else (0,)
+    g = torch.Generator().manual_seed(4)
+    x = (torch.randn(*shape, generator=g, dtype=torch.float64) * 1.3 + 0.4).requires_grad_()
+    w = torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(5, generator=g, dtype=torch.float64).requires_grad_()
+    mean = torch.randn(5, generator=g, dtype=torch.float64) * 0.3
+    var = torch.rand(5, generator=g, dtype=torch.float64) + 0.5
+    dy = torch.randn(*shape, generator=g, dtype=torch.float64)
+    results = []
+    for function in (_StraightThroughBN, _StraightThroughBNNative):
+        y = function.apply(x, w, b, mean, var, 1e-5, reduce)
+        results.append((y, *torch.autograd.grad(y, (x, w, b), dy)))
+    for ours, reference in zip(*results, strict=True):
+        torch.testing.assert_close(ours, reference, rtol=1e-12, atol=1e-12)

@@ -29,3 +29,23 @@ def set_threads(n: int) -> int:
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     return old
+
+
+def graphed(fn: Callable[[], object], warmup: int = 2) -> Callable[[], None]:
+    """``fn`` captured in a CUDA graph (after eager warm-up on a side stream); the returned
+    callable replays it and waits for the GPU, so host timers measure the GPU work."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+
+    def replay() -> None:
+        graph.replay()
+        torch.cuda.synchronize()
+
+    return replay
