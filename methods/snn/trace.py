@@ -28,6 +28,13 @@ def _weight_of(module: nn.Module) -> torch.Tensor:
     return get() if callable(get) else module.weight
 
 
+def _autocast_dtype(grad: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    """The backward runs outside autocast: under bf16 autocast the forward's output (and so
+    ``grad``) is bf16 while the weight is float32; compute in the gradient's dtype, as the
+    autocast forward did (a no-op in float32)."""
+    return [t.to(grad.dtype) for t in tensors]
+
+
 class _TraceConv2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s, trace, weight, bias, stride, padding, dilation, groups):
@@ -39,7 +46,7 @@ class _TraceConv2d(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        trace, weight = ctx.saved_tensors
+        trace, weight = _autocast_dtype(grad, *ctx.saved_tensors)
         stride, padding, dilation, groups = ctx.conf
         grad_s = conv2d_input(ctx.input_shape, weight, grad, stride, padding, dilation, groups)
         grad_w = conv2d_weight(trace, weight.shape, grad, stride, padding, dilation, groups)
@@ -56,7 +63,7 @@ class _TraceLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        trace, weight = ctx.saved_tensors
+        trace, weight = _autocast_dtype(grad, *ctx.saved_tensors)
         grad_w = grad.reshape(-1, grad.shape[-1]).t() @ trace.reshape(-1, trace.shape[-1])
         grad_b = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.has_bias else None
         return grad @ weight, None, grad_w, grad_b
