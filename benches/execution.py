@@ -125,6 +125,7 @@ class StepRunner:
             "graphs_captured": len(self._graphs) if self.graphed else 0,
             "channels_last": self.channels_last,
             "cudnn_benchmark": self.device.type == "cuda",
+            "tf32_convolutions": self.device.type == "cuda" and torch.backends.cudnn.allow_tf32,
             **(compile_stats() if self.method.cell.compile else {}),
         }
 
