@@ -200,6 +200,8 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
         method = get_method(method_name)
         try:
             recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
+            if track == "paper":
+                recipe = recipe.updated(**dataset.paper_budget)
             recipe = recipe.updated(**spec["recipe"])
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None

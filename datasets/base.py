@@ -50,6 +50,9 @@ class Dataset(ABC):
     default_architecture: ClassVar[str] = ""
     recipe_defaults: ClassVar[dict[str, Any]] = {}
     """Training budget that suits this dataset (applied under the matrix's own settings)."""
+    paper_budget: ClassVar[dict[str, Any]] = {}
+    """The published budget on this dataset (epochs, batch, schedule, augmentation), applied
+    on the ``paper`` track after ``recipe_defaults`` and before the matrix's own settings."""
     augmentations: ClassVar[tuple[str, ...]] = ()
     """The augmentation names this dataset understands in ``recipe.augment``."""
     layout: ClassVar[str] = ""
