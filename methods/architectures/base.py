@@ -33,6 +33,7 @@ ARCHITECTURES: Registry[type[Architecture]] = Registry(
         "methods.architectures.vgg",
         "methods.architectures.resnet",
         "methods.architectures.sew_resnet",
+        "methods.architectures.nf_resnet",
     ),
 )
 register_architecture = ARCHITECTURES.register
