@@ -62,6 +62,16 @@ class _Cifar(Dataset):
     encoding = "direct"
     default_architecture = "resnet18"
     augmentations = ("crop", "flip", "autoaugment", "cutout")
+    paper_budget = {
+        # Rate-based BP's CIFAR-10/100 budget (Tab-ct/rate-based-backpropagation; lr 0.1 and
+        # wd 5e-4 there are the same on CIFAR and CIFAR10-DVS, so they stay with each method):
+        "epochs": 300,  # experiment/cifar/config/config.py --num_epoch
+        "batch_size": 128,  # experiment/cifar/config/config.py --train_batch_size
+        "schedule": "cosine",  # --scheduler COSINE: CosineAnnealingLR(T_max=epochs), main.py
+        # util/data.py: RandomCrop(32, padding=4) + flip, then CIFAR10Policy (--auto_aug) and
+        # Cutout(1 hole, 16) (--cutout); both flags are store_true with default=True, so on
+        "augment": ("crop", "flip", "autoaugment", "cutout"),
+    }
 
     @classmethod
     def files(cls) -> list[str]:
