@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import torch
 
@@ -37,8 +38,13 @@ def support(cell: Cell) -> tuple[bool, str]:
     return get_dataset(cell.dataset).supports(cell)
 
 
-def execute(cell: Cell, data_root: str | None = None) -> dict:
-    """Metrics of ``cell`` (raises on failure; the worker turns that into a record)."""
+def execute(cell: Cell, data_root: str | None = None,
+            checkpoint_dir: str | os.PathLike | None = None) -> dict:
+    """Metrics of ``cell`` (raises on failure; the worker turns that into a record).
+
+    ``checkpoint_dir`` (train mode only; other modes ignore it): the folder of this cell's
+    per-epoch checkpoints (:func:`benches.checkpoint.checkpoint_dir`); a checkpoint found there
+    is resumed. The caller removes the folder once the cell's record is written."""
     if cell.threads:
         torch.set_num_threads(cell.threads)
     device = resolve_device(cell.device)
@@ -47,7 +53,11 @@ def execute(cell: Cell, data_root: str | None = None) -> dict:
     method = get_method(cell.method)(cell)
     model = prepare_model(build_model(method, dataset, device), cell, device)
     mode = importlib.import_module(MODE_MODULES[cell.mode])
-    metrics = mode.run(method, dataset, model, device, data_root)
+    if cell.mode == "train":
+        metrics = mode.run(method, dataset, model, device, data_root,
+                           checkpoint_dir=checkpoint_dir)
+    else:
+        metrics = mode.run(method, dataset, model, device, data_root)
     metrics["parameters"] = count_parameters(model)
     metrics["peak_rss_bytes"] = peak_rss_bytes()
     if device.type == "cuda":

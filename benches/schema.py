@@ -49,6 +49,12 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
            "CUDA max allocated on GPU; peak RSS of the cell process on CPU", MIB, 0),
     Metric("cuda_max_allocated_bytes", "CUDA alloc", "MiB", True,
            "max CUDA memory allocated past warm-up, minus model/optimizer baseline", MIB, 1),
+    Metric("data_wait_s", "Data wait", "ms", True,
+           "median time per timed iteration from the end of the previous step until the next "
+           "batch is on the device (loader, plus the host-to-device copy on CUDA)", 1000.0, 2),
+    Metric("data_wait_fraction", "Data wait share", "%", True,
+           "total data wait / (total data wait + total step time) over the timed iterations "
+           "(high: the loader, not the method, sets the pace)", 100.0, 1),
     Metric("train_time_s", "Train time", "s", True,
            "wall-clock time of the training loop, evaluation excluded", 1.0, 1),
     Metric("mean_firing_rate", "Firing rate", "", False,

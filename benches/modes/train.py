@@ -3,11 +3,36 @@
 Per iteration the method's ``train_step`` is timed (phases included); the first iteration is
 the activation-memory probe and, with the next ``warmup_iters - 1``, is not timed. Evaluation
 runs after every epoch and is never counted as training time.
+
+**Data wait.** Per timed iteration, the host time from the end of the previous step (or from
+the start of the epoch, for its first batch) until the batch is on the device: fetching it from
+the loader (collate, augmentation, or waiting for a worker) plus, on CUDA, the host-to-device
+copy (``non_blocking`` from pinned memory, its duration timed with CUDA events; the batch is
+taken to be there at ``max(host time after the copy call, host time before it + copy time)``).
+The record reports its median, ``data_wait_s``, and ``data_wait_fraction`` = total wait /
+(total wait + total step time) over the timed iterations, with ``data_workers``, the loader
+processes used (``BENCHES_WORKERS``, see :mod:`benches.modes.common`).
+
+**Checkpoints.** Given a ``checkpoint_dir`` (see :mod:`benches.checkpoint`), the whole training
+state is saved after every epoch, after its evaluation: model (its ``state_dict`` and the module
+state outside it, see :func:`module_extras`), optimizer and schedule, every RNG,
+the curves, iteration count, training time, activation bytes, the iteration-time and data-wait
+samples, and (after the last epoch) the firing rates. A run that finds a checkpoint restores it
+and continues at the next epoch; on the CPU it ends with exactly the metrics and curves of an
+uninterrupted run (same batches, same augmentations, same arithmetic). What a resumed cell's
+timing covers: the timed iterations of every process that trained it, each process's first
+``max(warmup_iters, 1)`` iterations untimed (a fresh process is cold again; the activation probe
+runs only in the first process, and its figure is kept). An epoch interrupted midway is trained
+again from its start and only its completed run counts, in the samples and in ``train_time_s``
+(the sum of completed epochs' training time). ``iterations`` counts each completed epoch's
+iterations once. ``resumed_at_epochs`` lists the epochs a process resumed at (empty if none);
+on CUDA the memory figures are those of the last process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import statistics
 import time
 
 import torch
@@ -16,53 +41,199 @@ from tqdm import tqdm
 from datasets import Dataset
 from methods import Method
 
+from .. import checkpoint
 from ..execution import StepRunner
 from ..firing import firing_rates
 from ..memory import CudaMemory, SavedTensorMeter
 from ..timing import IterationTimer
-from .common import batches, evaluate, make_optimizer, make_schedule, model_tensors
+from .common import (
+    Batches,
+    data_workers,
+    evaluate,
+    make_optimizer,
+    make_schedule,
+    model_tensors,
+)
+
+CHECKPOINT_FORMAT = 1
+_SCALARS = (bool, int, float)
 
 
-def run(method: Method, dataset: Dataset, model, device: torch.device, data_root=None) -> dict:
+def module_extras(model: torch.nn.Module) -> dict[str, dict]:
+    """Module state that ``state_dict`` leaves out but training carries from one batch to the
+    next: non-persistent buffers and plain number attributes of every submodule (e.g. OSR's
+    statistics of the last sequence, folded into its running statistics at the next one)."""
+    extras = {}
+    for name, module in model.named_modules():
+        entry = {k: v for k, v in vars(module).items() if type(v) in _SCALARS}
+        entry.update({k: module._buffers[k] for k in module._non_persistent_buffers_set
+                      if module._buffers.get(k) is not None})
+        if entry:
+            extras[name] = entry
+    return extras
+
+
+def restore_module_extras(model: torch.nn.Module, extras: dict[str, dict]) -> None:
+    for name, entry in extras.items():
+        module = model.get_submodule(name)
+        for key, value in entry.items():
+            buffer = module._buffers.get(key)
+            if buffer is not None:
+                buffer.copy_(value)  # in place: the buffer keeps its address
+            else:
+                setattr(module, key, value)
+
+
+class DataWait:
+    """Time from the end of the previous step until the next batch is on the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.samples: list[float] = []
+        self._since = time.perf_counter()
+        self._pending: tuple | None = None
+
+    def restart(self) -> None:
+        """The previous step ended now (or an epoch starts)."""
+        self._since = time.perf_counter()
+
+    def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch, copied to the device (asynchronously from pinned memory on CUDA)."""
+        before = time.perf_counter()
+        events = None
+        if self.cuda:
+            events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            events[0].record()
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        if events is not None:
+            events[1].record()
+        self._pending = (before, time.perf_counter(), events)
+        return x, y
+
+    def step_done(self, record: bool) -> None:
+        """After the step (whose timer has waited for it): keep this iteration's wait."""
+        before, after, events = self._pending
+        ready = after
+        if events is not None:
+            events[1].synchronize()
+            ready = max(after, before + events[0].elapsed_time(events[1]) / 1000.0)
+        if record:
+            self.samples.append(ready - self._since)
+        self.restart()
+
+    def summary(self, step_samples: list[float]) -> dict:
+        if not self.samples:
+            return {}
+        total = sum(self.samples) + sum(step_samples)
+        return {
+            "data_wait_s": statistics.median(self.samples),
+            "data_wait_fraction": sum(self.samples) / total if total > 0 else None,
+        }
+
+
+def run(
+    method: Method, dataset: Dataset, model, device: torch.device, data_root=None,
+    checkpoint_dir=None,
+) -> dict:
     cell, recipe, T = method.cell, method.recipe, method.T
     splits = dataset.splits(T, recipe.augment, data_root)
     optimizer = make_optimizer(model, recipe)
     schedule = make_schedule(optimizer, recipe)
     runner = StepRunner(method, model, optimizer, device)
     timer = IterationTimer(device)
+    wait = DataWait(device)
     cuda_mem = CudaMemory(device) if device.type == "cuda" else None
+    cuda_mem_started = False
+    workers = data_workers(device)
+    train_batches = Batches(splits.train, recipe.batch_size, True, device, workers)
+    test_batches = Batches(splits.test, recipe.batch_size, False, device, workers)
     loss_curve: list[float] = []
     acc_curve: list[float] = []
     activation_bytes = None
+    rates: dict[str, float] | None = None
+    resumed_at: list[int] = []
     iteration = 0
     train_time = 0.0
+    start_epoch = 0
+
+    state = checkpoint.load(checkpoint_dir) if checkpoint_dir is not None else None
+    if state is not None:
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("cell") != cell.key():
+            raise ValueError(f"the checkpoint in {checkpoint_dir} is not one of this cell's "
+                             "(delete the folder to start afresh)")
+        model.load_state_dict(state["model"])
+        restore_module_extras(model, state["module_extras"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        loss_curve, acc_curve = list(state["train_loss_curve"]), list(state["test_top1_curve"])
+        activation_bytes, rates = state["activation_bytes"], state["firing_rates"]
+        iteration, train_time = state["iterations"], state["train_time_s"]
+        timer.samples[:] = state["timer"]["samples"]
+        for phase, values in state["timer"]["phases"].items():
+            timer.phase_samples[phase] = list(values)
+        wait.samples[:] = state["data_wait_s"]
+        start_epoch = state["epoch"] + 1
+        resumed_at = [*state["resumed_at_epochs"], start_epoch]
+        checkpoint.set_rng_state(state["rng"])  # last: nothing may draw between it and training
+        del state
+    first_here = iteration  # this process's first iteration
+    untimed = max(recipe.warmup_iters, 1)  # per process: the probe or a cold start, then warm-up
+
     model.train()
-    bar = tqdm(range(recipe.epochs), desc="  epochs", leave=False, position=1, disable=None)
-    for epoch in bar:
-        losses = []
-        epoch_start = time.perf_counter()
-        for x, y in batches(splits.train, recipe.batch_size, True, seed=cell.seed * 1000 + epoch):
-            x_seq = dataset.encode(x.to(device, non_blocking=True), T)
-            y = y.to(device, non_blocking=True)
-            if iteration == 0:
-                with SavedTensorMeter(exclude=model_tensors(model)) as meter:
-                    loss = runner(x_seq, y)
-                activation_bytes = meter.peak
-            else:
-                if cuda_mem is not None and iteration == max(recipe.warmup_iters, 1):
-                    cuda_mem.start()  # iteration 0 is always the probe
-                with timer.iteration(record=iteration >= recipe.warmup_iters):
-                    loss = runner(x_seq, y, timer)
-            losses.append(loss)
-            iteration += 1
-        train_time += time.perf_counter() - epoch_start
-        schedule.step()
-        loss_curve.append(float(torch.stack(losses).mean()))
-        last = epoch == recipe.epochs - 1
-        with runner.autocast(), firing_rates(model) if last else contextlib.nullcontext() as rates:
-            acc = evaluate(method, model, dataset, splits.test, device, recipe.batch_size)
-        acc_curve.append(acc)
-        bar.set_postfix(loss=f"{loss_curve[-1]:.3f}", top1=f"{acc:.3f}")
+    bar = tqdm(range(start_epoch, recipe.epochs), desc="  epochs", leave=False, position=1,
+               disable=None, total=recipe.epochs, initial=start_epoch)
+    try:
+        for epoch in bar:
+            losses = []
+            epoch_start = time.perf_counter()
+            wait.restart()
+            for x, y in train_batches.epoch(cell.seed * 1000 + epoch):
+                x, y = wait.to_device(x, y)
+                x_seq = dataset.encode(x, T)
+                local = iteration - first_here
+                record = local >= untimed
+                if iteration == 0:
+                    with SavedTensorMeter(exclude=model_tensors(model)) as meter:
+                        loss = runner(x_seq, y)
+                    activation_bytes = meter.peak
+                else:
+                    if cuda_mem is not None and local == untimed:
+                        cuda_mem.start()
+                        cuda_mem_started = True
+                    with timer.iteration(record=record):
+                        loss = runner(x_seq, y, timer)
+                wait.step_done(record)
+                losses.append(loss)
+                iteration += 1
+            train_time += time.perf_counter() - epoch_start
+            schedule.step()
+            loss_curve.append(float(torch.stack(losses).mean()))
+            last = epoch == recipe.epochs - 1
+            with runner.autocast(), firing_rates(model) if last else contextlib.nullcontext() as r:
+                acc = evaluate(method, model, dataset, test_batches, device, recipe.batch_size)
+            if last:
+                rates = r
+            acc_curve.append(acc)
+            bar.set_postfix(loss=f"{loss_curve[-1]:.3f}", top1=f"{acc:.3f}")
+            if checkpoint_dir is not None:
+                checkpoint.save(checkpoint_dir, {
+                    "format": CHECKPOINT_FORMAT, "cell": cell.key(), "epoch": epoch,
+                    "model": model.state_dict(), "module_extras": module_extras(model),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": schedule.state_dict(),
+                    "train_loss_curve": loss_curve, "test_top1_curve": acc_curve,
+                    "iterations": iteration, "train_time_s": train_time,
+                    "activation_bytes": activation_bytes, "firing_rates": rates,
+                    "timer": {"samples": timer.samples,
+                              "phases": {k: list(v) for k, v in timer.phase_samples.items()}},
+                    "data_wait_s": wait.samples, "resumed_at_epochs": resumed_at,
+                    "rng": checkpoint.rng_state(),
+                })
+    finally:
+        train_batches.close()
+        test_batches.close()
     metrics = {
         "test_top1": acc_curve[-1],
         "test_top1_curve": acc_curve,
@@ -73,8 +244,11 @@ def run(method: Method, dataset: Dataset, model, device: torch.device, data_root
         "firing_rates": rates,
         "mean_firing_rate": sum(rates.values()) / len(rates) if rates else None,
         **timer.summary(recipe.batch_size),
+        **wait.summary(timer.samples),
+        "data_workers": train_batches.workers,
+        "resumed_at_epochs": resumed_at,
     }
-    if cuda_mem is not None and timer.samples:
+    if cuda_mem_started and timer.samples:
         metrics.update(cuda_mem.summary())
         if runner.graphed:  # replays allocate nothing: the working memory of an eager step
             metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
