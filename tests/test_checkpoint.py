@@ -64,10 +64,14 @@ def test_save_load_round_trip_with_weights_only(tmp_path):
 
 
 def test_a_killed_cell_resumes_to_the_result_of_an_uninterrupted_run(tmp_path):
-    cell = make_cell("bptt", timesteps=2, epochs=4, batch_size=64)
+    cell = make_cell("bptt", timesteps=2, epochs=4, batch_size=64, augment=())
     whole = execute(cell, checkpoint_dir=tmp_path / "whole")
     assert whole["resumed_at_epochs"] == []
     assert checkpoint.load(tmp_path / "whole")["epoch"] == 3  # kept until the caller removes it
+    again = execute(cell, checkpoint_dir=tmp_path / "whole")  # died before its record: no epoch
+    assert again["resumed_at_epochs"] == [4]                   # left, the same metrics
+    for key in (*EXACT, "time_per_iter_samples_s", "train_time_s", "data_wait_s"):
+        assert again[key] == whole[key], key
 
     folder = tmp_path / "killed"
     code = ("import json, sys; from benches.cell import Cell; from benches.execute import execute;"

@@ -4,8 +4,10 @@ Data loading: datasets that are not in-memory tensors are read by ``BENCHES_WORK
 processes (default ``min(8, cpu_count // 2)`` on CUDA, 0 on CPU; the train record says how many
 in ``data_workers``), kept alive across epochs, with pinned memory on CUDA. The number of workers
 is an environment variable, not a recipe key, so it does not change a cell's key: it changes how
-fast batches arrive, not which batches (each epoch's order and each worker's augmentation seeds
-follow from the cell's seed alone, as with a loader made per epoch).
+fast batches arrive, not which samples (each epoch's order and each worker's seeds follow from
+the cell's seed alone, as with a loader made per epoch). Random augmentations are drawn in the
+training process without workers and in the workers with them, so a dataset with random
+augmentation draws differently under another ``BENCHES_WORKERS``: compare runs with the same.
 """
 
 from __future__ import annotations
