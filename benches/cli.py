@@ -1,4 +1,4 @@
-"""Command line: ``python -m benches {run,list,show,site}`` (also the ``benches`` script).
+"""Command line: ``python -m benches {run,list,show,site,compare}`` (also the ``benches`` script).
 
 A user mistake prints one line on stderr and exits with status 2.
 """
@@ -9,9 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import compare
 from .errors import UserError
 
 LIST_KINDS = ("methods", "datasets", "architectures", "libraries", "matrices")
+EXECUTOR_NAMES = ("local", "ray", "slurm")
+EXECUTOR_KEYS = ("executor", "jobs", "ray_address", "cpus_per_cell", "partition",
+                 "gpus_per_cell", "time_limit_min", "max_concurrent", "account", "qos")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,7 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="seconds per cell (default: the matrix's)")
     run.add_argument("--data-root", help="folder with the datasets' files "
                      "(default: $BENCHES_DATA_ROOT or ./data)")
-    run.add_argument("--dry-run", action="store_true", help="list the cells, run nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="count the cells per dataset, estimate GPU-hours from the records "
+                     "present, say how the executor would run them; run nothing")
+    run.add_argument("--list", action="store_true", help="with --dry-run: list every cell too")
+    run.add_argument("--strict", action="store_true",
+                     help="stop with exit 2 if a data set is missing (default: skip its cells)")
+    run.add_argument("--keep-checkpoints", action="store_true",
+                     help="keep a train cell's per-epoch checkpoint after its ok record")
+    ex = run.add_argument_group("executors (defaults from the matrix's [executor] table)")
+    ex.add_argument("--executor", choices=sorted(EXECUTOR_NAMES),
+                    help="where cells run: local (default), ray, slurm")
+    ex.add_argument("--jobs", type=int, help="local: cells at once (each CUDA cell gets a GPU)")
+    ex.add_argument("--ray-address", help="ray: 'auto' or HOST:PORT (default: start a local "
+                    "cluster)")
+    ex.add_argument("--cpus-per-cell", type=int, help="ray/slurm: CPUs per cell")
+    ex.add_argument("--partition", help="slurm: partition")
+    ex.add_argument("--gpus-per-cell", type=int, help="slurm: GPUs per CUDA cell (default 1)")
+    ex.add_argument("--time-limit", type=int, dest="time_limit_min",
+                    help="slurm: minutes per cell (default 1440)")
+    ex.add_argument("--max-concurrent", type=int,
+                    help="slurm: array concurrency cap (default 64)")
+    ex.add_argument("--account", help="slurm: account")
+    ex.add_argument("--qos", help="slurm: quality of service")
 
     lst = sub.add_parser("list", help="list methods, datasets, architectures, libraries, matrices",
                          description="List what the suite knows.")
@@ -99,15 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Render every record into OUT/index.html.")
     site.add_argument("--results", default="results", help="records folder (default: results)")
     site.add_argument("--out", default="site", help="site folder (default: site)")
+    compare.add_parser(sub)
     return parser
 
 
 def cmd_run(args) -> int:
-    from datasets import get_dataset
-
     from .matrix import load_matrix, validate_timesteps
     from .runner import run_cells
-    from .site import render_site
 
     overrides = {
         "methods": _names(args.methods), "datasets": _names(args.datasets),
@@ -130,23 +154,113 @@ def cmd_run(args) -> int:
     matrix = load_matrix(args.matrix, overrides)
     if not matrix.cells:
         raise UserError(f"matrix {matrix.name} has no cells")
-    for name in sorted({c.dataset for c in matrix.cells}):
-        get_dataset(name).check(args.data_root)
+    executor = make_executor(args, matrix.executor)
+    missing = missing_data(matrix.cells, args.data_root)
+    if missing and args.strict:
+        raise UserError("missing data set(s) (--strict): " + " | ".join(missing.values()))
     print(f"matrix {matrix.name}: {len(matrix.cells)} cells → {args.out}/", file=sys.stderr)
+    if missing:
+        skipped = sum(c.dataset in missing for c in matrix.cells)
+        print(f"missing data sets — their {skipped} cells are recorded as skipped (--strict "
+              "stops instead):\n" + "\n".join(f"  {m}" for m in missing.values()),
+              file=sys.stderr)
     if args.dry_run:
-        for cell in matrix.cells:
-            print(cell.label())
-        return 0
+        return dry_run(matrix, args, executor, missing)
+    from .executors import LocalExecutor
+
     summary = run_cells(
         matrix.cells, args.out, matrix=matrix.name, data_root=args.data_root,
         resume=args.resume, timeout_s=args.timeout or matrix.timeout_s,
+        timeouts=None if args.timeout else matrix.timeouts, executor=executor,
+        missing=missing, keep_checkpoints=args.keep_checkpoints,
+        check_support=isinstance(executor, LocalExecutor),
     )
     print(f"done: {summary.line()}", file=sys.stderr)
     if not args.no_site:
+        from .site import render_site
+
         path = render_site(args.out, args.site_out, extra_sections=_extra_sections(args.out))
         print(f"site: {path}", file=sys.stderr)
     failed = sum(summary.counts[s] for s in ("failed", "timeout", "oom"))
     return 1 if failed else 0
+
+
+def missing_data(cells, data_root) -> dict[str, str]:
+    """Data set → why its files are not usable (one line naming where it looked and how to
+    provide them), for every data set of ``cells`` that is missing."""
+    from datasets import DatasetUnavailable, get_dataset
+
+    missing = {}
+    for name in sorted({c.dataset for c in cells}):
+        try:
+            get_dataset(name).check(data_root)
+        except DatasetUnavailable as exc:
+            missing[name] = str(exc)
+    return missing
+
+
+def make_executor(args, table: dict):
+    """The executor the flags (over the matrix's ``[executor]`` table) ask for."""
+    from .executors import LocalExecutor, RayExecutor, SlurmExecutor
+
+    unknown = sorted(set(table) - set(EXECUTOR_KEYS))
+    if unknown:
+        raise UserError(f"matrix [executor]: unknown key(s) {', '.join(unknown)} "
+                        f"(allowed: {', '.join(EXECUTOR_KEYS)})")
+    opts = {k: table.get(k) for k in EXECUTOR_KEYS}
+    opts.update({k: v for k in EXECUTOR_KEYS if (v := getattr(args, k, None)) is not None})
+    name = opts["executor"] or "local"
+    if name not in EXECUTOR_NAMES:
+        raise UserError(f"unknown executor {name!r} (known: {', '.join(EXECUTOR_NAMES)})")
+    for key in ("jobs", "cpus_per_cell", "gpus_per_cell", "time_limit_min", "max_concurrent"):
+        value = opts[key]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < (0 if key == "gpus_per_cell" else 1)):
+            raise UserError(f"{key.replace('_', '-')} must be a positive integer, got {value!r}")
+    if name == "local":
+        return LocalExecutor(jobs=opts["jobs"] or 1)
+    _require(name)
+    if name == "ray":
+        return RayExecutor(address=opts["ray_address"], cpus_per_cell=opts["cpus_per_cell"])
+    given = {k: opts[k] for k in ("partition", "gpus_per_cell", "cpus_per_cell",
+                                  "time_limit_min", "max_concurrent", "account", "qos")
+             if opts[k] is not None}
+    return SlurmExecutor(**given)
+
+
+def _require(executor: str) -> None:
+    package = {"ray": "ray", "slurm": "submitit"}[executor]
+    try:
+        __import__(package)
+    except ImportError:
+        raise UserError(f"--executor {executor} needs the '{package}' package: "
+                        f"pip install -e \".[{executor}]\"") from None
+
+
+def dry_run(matrix, args, executor, missing: dict[str, str]) -> int:
+    from tabulate import tabulate
+
+    from .estimate import estimate, estimate_table
+    from .executors import CellJob
+    from .records import load_records
+
+    records, _ = load_records(args.out) if Path(args.out).is_dir() else ([], [])
+    est = estimate(matrix.cells, records)
+    headers, rows = estimate_table(est)
+    print(tabulate(rows, headers, colalign=("left",) + ("right",) * 5))
+    if est.records_used:
+        print(f"estimates from {est.records_used} ok record(s) in {args.out}/; "
+              f"{est.unknown} cell(s) have no comparable record")
+    else:
+        print(f"no records in {args.out}/ to estimate from (run some cells first, or point "
+              "--out at a results folder)")
+    jobs = [CellJob(c, str(args.out), args.data_root, matrix.name, matrix.timeout_for(c))
+            for c in matrix.cells if c.dataset not in missing]
+    print(executor.describe(jobs))
+    if args.list:
+        for cell in matrix.cells:
+            print(cell.label())
+    return 0
 
 
 def _extra_sections(results: str) -> list[dict]:
@@ -240,7 +354,8 @@ def cmd_site(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "site": cmd_site}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "site": cmd_site,
+            "compare": compare.cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

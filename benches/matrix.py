@@ -21,6 +21,10 @@ A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table a
 Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks,
 precision (fp32 | bf16), compile (false | true).
 Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads.
+
+``include = ["paper", "efficiency"]`` adds the cells of other matrices (packaged names or
+paths), each keeping its own timeout; a matrix may then have no grid of its own. An
+``[executor]`` table holds defaults for the executor flags (e.g. Slurm's ``partition``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import itertools
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,7 @@ AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timest
         "tracks", "precision", "compile")
 SCALARS = ("mode", "device", "threads")
 TABLES = ("recipe", "params")
-TOP_LEVEL = ("description", "timeout_s", "defaults", "grid")
+TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
 DEFAULT_TIMEOUT_S = 1800.0
 
 
@@ -57,6 +61,13 @@ class Matrix:
     timeout_s: float
     cells: list[Cell]
     source: str
+    timeouts: dict[str, float] = field(default_factory=dict)
+    """Cell key → timeout, for cells that came from an included matrix."""
+    executor: dict[str, Any] = field(default_factory=dict)
+    """The matrix's ``[executor]`` table (defaults for the executor flags)."""
+
+    def timeout_for(self, cell: Cell) -> float:
+        return self.timeouts.get(cell.key(), self.timeout_s)
 
 
 def packaged_matrices() -> dict[str, str]:
@@ -69,7 +80,8 @@ def packaged_matrices() -> dict[str, str]:
     }
 
 
-def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None) -> Matrix:
+def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None,
+                _including: tuple[str, ...] = ()) -> Matrix:
     """Load a packaged matrix by name or a user's matrix file by path, and expand it.
 
     ``overrides`` replace axes in every grid (``methods``, ``datasets``, ``libraries``,
@@ -94,7 +106,9 @@ def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None) -> M
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"matrix {source} is not valid TOML: {exc}") from None
-    return expand(name, data, source, overrides or {})
+    if name in _including:
+        raise UserError(f"matrix {source} includes itself (through {' → '.join(_including)})")
+    return expand(name, data, source, overrides or {}, (*_including, name))
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -124,18 +138,32 @@ def validate_timesteps(values: list, where: str) -> list[int]:
     return values
 
 
-def expand(name: str, data: dict, source: str, overrides: dict[str, Any]) -> Matrix:
+def expand(name: str, data: dict, source: str, overrides: dict[str, Any],
+           including: tuple[str, ...] = ()) -> Matrix:
     """Cells of a parsed matrix (validated; duplicates removed, order kept)."""
     if not isinstance(data, dict):
         raise UserError(f"matrix {source}: expected a TOML table")
     _check_keys(data, TOP_LEVEL, f"matrix {source}")
     defaults = data.get("defaults", {})
     grids = data.get("grid", [])
-    if not isinstance(defaults, dict) or not isinstance(grids, list) or not grids:
-        raise UserError(f"matrix {source}: needs at least one [[grid]] table")
+    include = data.get("include", [])
+    executor = data.get("executor", {})
+    if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
+        raise UserError(f"matrix {source}: include must be a list of matrix names or paths")
+    if not isinstance(executor, dict):
+        raise UserError(f"matrix {source}: [executor] must be a table")
+    if not isinstance(defaults, dict) or not isinstance(grids, list) or not (grids or include):
+        raise UserError(f"matrix {source}: needs at least one [[grid]] table (or an include)")
     allowed = AXES + SCALARS + TABLES
     _check_keys(defaults, allowed, f"matrix {source} [defaults]")
     cells: dict[str, Cell] = {}
+    timeouts: dict[str, float] = {}
+    for other in include:
+        part = load_matrix(other, overrides, including)
+        for cell in part.cells:
+            if cells.setdefault(cell.key(), cell) is cell:
+                timeouts[cell.key()] = part.timeout_for(cell)
+        executor = {**part.executor, **executor}
     for i, grid in enumerate(grids, 1):
         where = f"matrix {source} grid {i}"
         if not isinstance(grid, dict):
@@ -155,7 +183,7 @@ def expand(name: str, data: dict, source: str, overrides: dict[str, Any]) -> Mat
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise UserError(f"matrix {source}: timeout_s must be a positive number")
     return Matrix(name, str(data.get("description", "")), float(timeout), list(cells.values()),
-                  source)
+                  source, timeouts, executor)
 
 
 def _grid_cells(spec: dict, where: str) -> list[Cell]:

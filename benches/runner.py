@@ -1,8 +1,10 @@
-"""Run a matrix: every cell in its own process, with a timeout, one atomic record per cell.
+"""Run a matrix: decide what runs, hand it to an executor, one atomic record per cell.
 
-Cells run one at a time so that their timings do not disturb each other. A process per cell
-keeps peak-memory figures per cell and lets a crash, a timeout or an out-of-memory kill take
-down only that cell: its record says so and the matrix goes on.
+Before anything runs, cells with an ``ok`` record (``--resume``), cells whose method, library or
+dataset cannot run them, and cells of missing data sets get their ``skipped`` record here; the
+rest go to an executor (:mod:`benches.executors`). Whichever executor runs it, a cell runs in its
+own process with a timeout (:func:`run_cell_isolated`), so a crash, a hang or an out-of-memory
+kill takes down only that cell: its record says so and the matrix goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from methods.libraries import get_library
 
 from .cell import Cell
 from .execute import support
+from .executors import CellJob, Executor, LocalExecutor, Progress
+from .executors.base import THREADS_ENV
 from .records import has_ok_record, make_record, now, read_record, record_path, write_record
 
 _CONTEXT: mp.context.BaseContext | None = None
@@ -51,11 +55,13 @@ class RunSummary:
         return ", ".join(parts) or "nothing to run"
 
 
-def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s) -> int | None:
+def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
+                       env: dict[str, str], keep_checkpoints: bool) -> int | None:
     from .worker import run_cell
 
     process = _context().Process(
-        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix), daemon=False
+        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env, keep_checkpoints),
+        daemon=False,
     )
     process.start()
     process.join(timeout_s)
@@ -67,10 +73,12 @@ def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s) -
 
 
 def _run_in_subprocess(
-    cell: Cell, out_dir: str, data_root, matrix, timeout_s, env: dict[str, str]
+    cell: Cell, out_dir: str, data_root, matrix, timeout_s, env: dict[str, str],
+    keep_checkpoints: bool = False,
 ) -> int | None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump({"cell": cell.to_dict(), "matrix": matrix}, fh)
+        json.dump({"cell": cell.to_dict(), "matrix": matrix,
+                   "keep_checkpoints": keep_checkpoints}, fh)
         payload = fh.name
     cmd = [sys.executable, "-m", "benches.worker", payload, out_dir]
     if data_root:
@@ -89,15 +97,25 @@ def _run_in_subprocess(
 
 def run_cell_isolated(
     cell: Cell, out_dir: str, data_root: str | None = None, matrix: str | None = None,
-    timeout_s: float = 1800.0,
+    timeout_s: float = 1800.0, env: dict[str, str] | None = None,
+    keep_checkpoints: bool = False,
 ) -> dict:
-    """Run ``cell`` in its own process and return its record (written in any case)."""
+    """Run ``cell`` in its own process and return its record (written in any case).
+
+    ``env`` is added to the cell process's environment. A cell that needs variables read at
+    import or at CUDA start-up (a spikingjelly backend, ``CUDA_VISIBLE_DEVICES``) gets a fresh
+    interpreter; the others are forked from a server that has imported everything once.
+    """
     started = now()
-    env = get_library(cell.library).backend_env(cell.backend) if cell.device == "cuda" else {}
-    if env:
-        code = _run_in_subprocess(cell, out_dir, data_root, matrix, timeout_s, env)
+    env = dict(env or {})
+    if cell.device == "cuda":
+        env.update(get_library(cell.library).backend_env(cell.backend))
+    if set(env) - {THREADS_ENV}:
+        code = _run_in_subprocess(cell, out_dir, data_root, matrix, timeout_s, env,
+                                  keep_checkpoints)
     else:
-        code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s)
+        code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s, env,
+                                  keep_checkpoints)
     if code == 0:
         return read_record(record_path(out_dir, cell))
     if code is None:
@@ -121,24 +139,47 @@ def run_cells(
     data_root: str | None = None,
     resume: bool = False,
     timeout_s: float = 1800.0,
+    timeouts: dict[str, float] | None = None,
+    executor: Executor | None = None,
+    missing: dict[str, str] | None = None,
+    keep_checkpoints: bool = False,
+    check_support: bool = True,
 ) -> RunSummary:
-    """Run every cell (skipping unsupported ones with a record saying why)."""
+    """Run every cell; the skipped ones get a record saying why.
+
+    ``missing`` maps a data set whose files are absent to the reason its cells are skipped;
+    ``timeouts`` maps a cell key to its own timeout (else ``timeout_s``); ``check_support=False``
+    leaves the support check to the cell process (remote executors: the driver may have no GPU).
+    """
     summary = RunSummary()
     out_dir = str(out_dir)
-    bar = tqdm(cells, desc="cells", unit="cell", position=0, disable=None)
-    for cell in bar:
-        bar.set_postfix_str(cell.label()[-60:])
+    executor = executor or LocalExecutor()
+    jobs = []
+    for cell in cells:
         if resume and has_ok_record(out_dir, cell):
             summary.resumed += 1
             continue
-        ok, reason = support(cell)
-        if ok:
-            record = run_cell_isolated(cell, out_dir, data_root, matrix, timeout_s)
-        else:
+        reason = (missing or {}).get(cell.dataset)
+        quiet = reason is not None  # one block names missing data sets, not one line per cell
+        if reason is None and check_support:
+            ok, why = support(cell)
+            reason = None if ok else why
+        if reason is not None:
             record = make_record(cell, "skipped", reason, matrix=matrix, started_at=now())
             write_record(record, out_dir)
+            summary.counts["skipped"] += 1
+            if not quiet:
+                tqdm.write(_result_line(cell, record), file=sys.stderr)
+            continue
+        jobs.append(CellJob(cell, out_dir, data_root, matrix,
+                            (timeouts or {}).get(cell.key(), timeout_s), keep_checkpoints))
+    progress = Progress(len(jobs), line=_result_line)
+    try:
+        records = executor.run(jobs, progress) if jobs else []
+    finally:
+        progress.close()
+    for record in records:
         summary.counts[record["status"]] += 1
-        tqdm.write(_result_line(cell, record), file=sys.stderr)
     return summary
 
 

@@ -22,7 +22,10 @@ from methods.architectures import list_architectures
 from methods.libraries import get_library, list_libraries
 
 from .cell import Cell
-from .execute import execute
+from .checkpoint import checkpoint_dir
+from .checkpoint import remove as remove_checkpoint
+from .execute import execute, support
+from .executors.base import THREADS_ENV
 from .provenance import environment
 from .records import make_record, now, write_record
 
@@ -46,14 +49,30 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def run_cell(
-    cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None
+    cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
+    env: dict[str, str] | None = None, keep_checkpoints: bool = False,
 ) -> None:
-    """Execute the cell and write its record; never raises for a failure of the cell itself."""
+    """Execute the cell and write its record; never raises for a failure of the cell itself.
+
+    ``env`` is applied first (before CUDA starts). The cell is checked here too, so that an
+    executor on another machine skips what cannot run *there*. A train cell continues from its
+    checkpoint (``RESULTS/.checkpoints/KEY``), which is removed once the ``ok`` record is written
+    unless ``keep_checkpoints``.
+    """
+    os.environ.update(env or {})
     cell = Cell.from_dict(cell_dict)
+    if cell.threads is None and os.environ.get(THREADS_ENV):
+        torch.set_num_threads(int(os.environ[THREADS_ENV]))
     started, t0 = now(), time.perf_counter()
+    ok, why = support(cell)
+    if not ok:
+        write_record(make_record(cell, "skipped", why, matrix=matrix, started_at=started),
+                     out_dir)
+        return
+    saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = "ok", None, {}, {}
     try:
-        metrics = execute(cell, data_root)
+        metrics = execute(cell, data_root, checkpoint_dir=saved)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a record
         status = "oom" if is_oom(exc) else "failed"
         reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
@@ -76,6 +95,8 @@ def run_cell(
         duration_s=time.perf_counter() - t0, **extra,
     )
     write_record(record, out_dir)
+    if status == "ok" and saved is not None and not keep_checkpoints:
+        remove_checkpoint(saved)
 
 
 preload()
@@ -87,4 +108,5 @@ if __name__ == "__main__":
         sys.exit("usage: python -m benches.worker CELL_JSON OUT_DIR [DATA_ROOT]")
     with open(args[0]) as fh:
         payload = json.load(fh)
-    run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"))
+    run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"),
+             keep_checkpoints=payload.get("keep_checkpoints", False))
