@@ -28,3 +28,19 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600
     return subprocess.run([sys.executable, "-m", "benches", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
+
+
+INTERPRETER_TRITON = (3, 8)
+"""Triton's CPU interpreter runs the fused LIF kernels from this version on (3.6's cannot loop
+over a runtime bound; the compiled kernels run on 3.6 and are checked on a GPU)."""
+
+
+def need_triton_interpreter() -> None:
+    """Skip unless Triton is installed with an interpreter that runs the fused kernels."""
+    import pytest
+
+    triton = pytest.importorskip("triton", reason="triton is not installed")
+    version = tuple(int(p) for p in triton.__version__.split(".")[:2] if p.isdigit())
+    if version < INTERPRETER_TRITON:
+        pytest.skip(f"Triton {triton.__version__}'s interpreter cannot run the kernels (needs "
+                    f"{'.'.join(map(str, INTERPRETER_TRITON))}+; they are checked on a GPU)")

@@ -159,7 +159,9 @@ def _interpreter_checks() -> None:
 
 
 def test_kernels_match_the_reference_in_the_interpreter():
-    pytest.importorskip("triton", reason="triton is not installed")
+    from helpers import need_triton_interpreter
+
+    need_triton_interpreter()
     env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, __file__], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
