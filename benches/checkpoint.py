@@ -24,13 +24,13 @@ import pickle
 import random
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .atomic import write_atomically
 from .cell import Cell
 
 FOLDER = ".checkpoints"
@@ -61,16 +61,7 @@ def save(path_dir: str | os.PathLike, state: dict[str, Any]) -> Path:
     folder = Path(path_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"epoch-{int(state['epoch']):05d}.pt"
-    fd, tmp = tempfile.mkstemp(prefix=".epoch-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda fh: torch.save(state, fh), binary=True, prefix=".epoch-")
     for _, old in _files(folder):
         if old != path:
             old.unlink(missing_ok=True)

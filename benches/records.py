@@ -17,10 +17,10 @@ import datetime as dt
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_atomically
 from .cell import Cell
 
 SCHEMA_VERSION = 1
@@ -85,19 +85,10 @@ def write_record(record: dict[str, Any], out_dir: str | os.PathLike) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{record['key']}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=out)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(
-                record, fh, indent=1, sort_keys=True, default=_json_default, allow_nan=False
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(
+        path, lambda fh: json.dump(record, fh, indent=1, sort_keys=True,
+                                   default=_json_default, allow_nan=False),
+        prefix=f".{record['key']}.")
 
 
 def _finite(value: Any) -> Any:

@@ -30,6 +30,20 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600
 
 
 
+def plugin_package(root: Path, module: str, source: str, methods: dict[str, str]) -> dict:
+    """An outside package in ``root`` (a module and a ``.dist-info`` with entry points) that
+    adds ``methods`` (entry-point name → class name in ``module``) to ``benches.methods``;
+    returns the environment that makes the CLI see it."""
+    (root / f"{module}.py").write_text(source)
+    info = root / f"{module}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\n"
+                                   "Version: 0.1\n")
+    lines = "".join(f"{name} = {module}:{cls}\n" for name, cls in methods.items())
+    (info / "entry_points.txt").write_text(f"[benches.methods]\n{lines}")
+    return {"PYTHONPATH": f"{root}{os.pathsep}{REPO}"}
+
+
 INTERPRETER_TRITON = (3, 8)
 """Triton's CPU interpreter runs the fused LIF kernels from this version on (3.6's cannot loop
 over a runtime bound; the compiled kernels run on 3.6 and are checked on a GPU)."""

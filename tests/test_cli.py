@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import REPO, make_cell, run_cli
+from helpers import REPO, make_cell, plugin_package, run_cli
 
 from benches.cli import main
 from benches.runner import _run_in_subprocess
@@ -41,17 +41,9 @@ class Sleeping(BPTT):
 @pytest.fixture(scope="module")
 def plugin_env(tmp_path_factory) -> dict:
     """An outside package adding three methods through the ``benches.methods`` entry points."""
-    root = tmp_path_factory.mktemp("plugin")
-    (root / "benches_test_plugin.py").write_text(PLUGIN)
-    info = root / "benches_test_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benches-test-plugin\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[benches.methods]\nfailing = benches_test_plugin:Failing\n"
-        "crashing = benches_test_plugin:Crashing\nsleeping = benches_test_plugin:Sleeping\n"
-        "exhausting = benches_test_plugin:Exhausting\n")
-    return {"PYTHONPATH": f"{root}:{REPO}"}
+    return plugin_package(tmp_path_factory.mktemp("plugin"), "benches_test_plugin", PLUGIN, {
+        "failing": "Failing", "crashing": "Crashing", "sleeping": "Sleeping",
+        "exhausting": "Exhausting"})
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_cli
+from helpers import REPO, plugin_package, run_cli
 
 from benches.executors import SlurmExecutor
 from benches.matrix import load_matrix
@@ -120,13 +120,7 @@ class Logging(BPTT):
 def test_jobs_run_train_cells_together_and_timing_cells_alone(tmp_path):
     root = tmp_path / "plugin"
     root.mkdir()
-    (root / "benches_logging_plugin.py").write_text(LOGGING_PLUGIN)
-    info = root / "benches_logging_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: benches-logging-plugin\n"
-                                   "Version: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[benches.methods]\nlogging = benches_logging_plugin:Logging\n")
+    env = plugin_package(root, "benches_logging_plugin", LOGGING_PLUGIN, {"logging": "Logging"})
     (tmp_path / "m.toml").write_text(textwrap.dedent("""
         description = "two train cells and two timing cells"
         [defaults]
@@ -142,8 +136,7 @@ def test_jobs_run_train_cells_together_and_timing_cells_alone(tmp_path):
     """))
     log = tmp_path / "steps.log"
     proc = run_cli("run", "--matrix", str(tmp_path / "m.toml"), "--jobs", "2", "--no-site",
-                   cwd=tmp_path, env={"PYTHONPATH": f"{root}:{REPO}",
-                                      "BENCHES_TEST_LOG": str(log)})
+                   cwd=tmp_path, env={**env, "BENCHES_TEST_LOG": str(log)})
     assert proc.returncode == 0, proc.stderr
     spans: dict[tuple[str, int], list[float]] = {}
     for line in log.read_text().split("\n"):
