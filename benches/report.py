@@ -3,7 +3,7 @@
 Efficiency records (one per method × T) give, per method, the time per iteration, backward time
 and activation memory at each T; :func:`fit_scaling` fits ``y = a·T^b`` (log-log exponent ``b``)
 and ``y = c + d·T`` (linear slope ``d``). The verdict compares the fitted exponents of
-activation memory and backward time with the complexity the method claims (METHODS.md).
+activation memory and backward time with the complexity the method claims (``Method.complexity``).
 """
 
 from __future__ import annotations

@@ -41,8 +41,7 @@ class ImageNet(Dataset):
     recipe_defaults = {"augment": ("crop", "flip")}
     augmentations = ("crop", "flip", "autoaugment")
     paper_budget = {
-        # Rate-based BP's ImageNet budget (Tab-ct/rate-based-backpropagation), also what
-        # METHODS.md lists for its ImageNet comparison:
+        # Rate-based BP's ImageNet budget (Tab-ct/rate-based-backpropagation):
         "epochs": 100,  # experiment/imagenet/config/config.py --num_epoch
         "batch_size": 512,  # --train_batch_size (global; main.py divides it over the GPUs)
         "lr": 0.2,  # --lr

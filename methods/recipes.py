@@ -16,7 +16,7 @@ LOSSES = ("ce", "ce+mse")
 
 @dataclass(frozen=True)
 class Recipe:
-    """One training recipe (defaults: the ``common`` track of METHODS.md)."""
+    """One training recipe (defaults: the ``common`` track)."""
 
     track: str = "common"
     # neuron

@@ -142,7 +142,7 @@ def test_snntorch_default_heaviside_fires_strictly_above_the_threshold():
 
 
 def test_snntorch_delayed_soft_reset_subtracts_after_the_leak():
-    """reset_delay=True: U_t = βU_{t-1} + I_t − S_{t-1}θ, where METHODS.md has
+    """reset_delay=True: U_t = βU_{t-1} + I_t − S_{t-1}θ, where the suite has
     H_t = β(H_{t-1} − θS_{t-1}) + I_t: the potentials differ by (1 − β)θ after a spike."""
     import snntorch
 
@@ -152,7 +152,7 @@ def test_snntorch_delayed_soft_reset_subtracts_after_the_leak():
     for xt in torch.tensor([[1.5], [0.2], [0.2]]):
         _, u = leaky(xt)
         mem.append(u.item())
-    # METHODS.md: H = 1.5 (spike), V = 0.5, H = 0.45; snntorch: 0.75 + 0.2 − 1.0 = −0.05
+    # the suite: H = 1.5 (spike), V = 0.5, H = 0.45; snntorch: 0.75 + 0.2 − 1.0 = −0.05
     assert mem[1] == pytest.approx(-0.05)
     assert mem[1] != pytest.approx(0.5 * (1.5 - 1.0) + 0.2)
 
@@ -179,7 +179,7 @@ def test_snntorch_soft_reset_is_skipped_with_a_reason():
 
 def test_spikingjelly_default_lif_decays_its_input():
     """spikingjelly's LIFNode defaults to decay_input=True, H = V + (X − V)/τ, and a hard reset;
-    the backend sets decay_input=False and v_reset=None for METHODS.md's soft reset."""
+    the backend sets decay_input=False and v_reset=None for the suite's soft reset."""
     from spikingjelly.activation_based import neuron
 
     default = neuron.LIFNode(tau=2.0, step_mode="m")

@@ -106,7 +106,7 @@ class SnnTorchLibrary(Library):
                 "again when the reset potential stays ≥ θ (reset_delay=False)"
             )
             return False, (
-                "snntorch.Leaky cannot express the soft reset of METHODS.md: it subtracts θ "
+                "snntorch.Leaky cannot express the suite's soft reset: it subtracts θ "
                 f"{how}, which changes the spike train"
             )
         return True, ""

@@ -1,4 +1,5 @@
-"""Plain PyTorch: the reference LIF of METHODS.md, with a fused multi-step autograd node."""
+"""Plain PyTorch: the suite's reference LIF, with a fused multi-step autograd node (fused Triton
+kernels on CUDA)."""
 
 from __future__ import annotations
 

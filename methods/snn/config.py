@@ -1,4 +1,5 @@
-"""Neuron constants shared by every library backend (notation of METHODS.md)."""
+"""Neuron constants shared by every library backend (notation: README, "What each method
+computes")."""
 
 from __future__ import annotations
 
