@@ -68,7 +68,7 @@ def render_site(results_dir: str, out_dir: str, extra_sections: list[dict] | Non
         problems=problems(frame),
         environments=environments(records),
         unreadable=unreadable,
-        metrics=list(METRICS.values()),
+        metrics=[m for m in METRICS.values() if frame[m.key].notna().any()],
         sections=extra_sections or [],
     )
     out = Path(out_dir)
