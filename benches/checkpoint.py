@@ -118,3 +118,31 @@ def set_rng_state(state: dict[str, Any]) -> None:
     cuda = state.get("cuda") or []
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+
+
+_SCALARS = (bool, int, float)
+
+
+def module_extras(model: torch.nn.Module) -> dict[str, dict]:
+    """Module state that ``state_dict`` leaves out but training carries from one batch to the
+    next: non-persistent buffers and plain number attributes of every submodule (e.g. OSR's
+    statistics of the last sequence, folded into its running statistics at the next one)."""
+    extras = {}
+    for name, module in model.named_modules():
+        entry = {k: v for k, v in vars(module).items() if type(v) in _SCALARS}
+        entry.update({k: module._buffers[k] for k in module._non_persistent_buffers_set
+                      if module._buffers.get(k) is not None})
+        if entry:
+            extras[name] = entry
+    return extras
+
+
+def restore_module_extras(model: torch.nn.Module, extras: dict[str, dict]) -> None:
+    for name, entry in extras.items():
+        module = model.get_submodule(name)
+        for key, value in entry.items():
+            buffer = module._buffers.get(key)
+            if buffer is not None:
+                buffer.copy_(value)  # in place: the buffer keeps its address
+            else:
+                setattr(module, key, value)

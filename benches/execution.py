@@ -130,29 +130,29 @@ class StepRunner:
         }
 
     def __call__(self, x_seq: torch.Tensor, y: torch.Tensor, timer: Timer = NULL_TIMER):
-        x_seq = prepare_input(x_seq, self.channels_last)
         if not self.graphed:
             with self.autocast():
-                return self.method.train_step(self.model, x_seq, y, self.optimizer, timer)
-        shape = (tuple(x_seq.shape), tuple(x_seq.stride()), tuple(y.shape))
+                return self.method.train_step(self.model, prepare_input(x_seq, self.channels_last),
+                                              y, self.optimizer, timer)
+        shape = (tuple(x_seq.shape), tuple(y.shape))
         eager_steps = self._warm.get(shape, 0)
         if eager_steps < EAGER_STEPS:
             self._warm[shape] = eager_steps + 1
-            return self._eager_on_side_stream(x_seq, y, timer, measure=eager_steps > 0)
+            return self._eager_on_side_stream(prepare_input(x_seq, self.channels_last), y, timer,
+                                              measure=eager_steps > 0)
         try:
             graph = self._graph(shape, self.method.draw_variant(), x_seq, y)
         except RuntimeError as exc:  # a step that cannot be captured runs eagerly from now on
             self.graphed, self.why_eager = False, f"capture failed: {exc}".splitlines()[0][:300]
             self._graphs.clear()
             return self(x_seq, y, timer)
-        return graph.replay(x_seq, y, timer)
+        return graph.replay(x_seq, y, timer)  # the input goes straight into its static buffer
 
     def capture_all(self, x_seq: torch.Tensor, y: torch.Tensor) -> None:
         """Capture every variant for this input now (before a timed region)."""
         if not self.graphed:
             return
-        x_seq = prepare_input(x_seq, self.channels_last)
-        shape = (tuple(x_seq.shape), tuple(x_seq.stride()), tuple(y.shape))
+        shape = (tuple(x_seq.shape), tuple(y.shape))
         while self._warm.get(shape, 0) < EAGER_STEPS:
             self(x_seq, y)
         try:
@@ -194,7 +194,7 @@ class _CapturedStep:
 
     def __init__(self, runner: StepRunner, x_seq: torch.Tensor, y: torch.Tensor, variant):
         method, optimizer = runner.method, runner.optimizer
-        self.x, self.y = x_seq.clone(), y.clone()
+        self.x, self.y = prepare_input(x_seq, runner.channels_last).clone(), y.clone()
         self.graph = torch.cuda.CUDAGraph()
         timer = CaptureTimer()
         optimizer.zero_grad(set_to_none=True)  # gradients are allocated inside the capture
@@ -207,9 +207,8 @@ class _CapturedStep:
         self.marks = timer.marks
 
     def replay(self, x_seq: torch.Tensor, y: torch.Tensor, timer: Timer) -> torch.Tensor:
-        if x_seq is not self.x:
-            self.x.copy_(x_seq)
-            self.y.copy_(y)
+        self.x.copy_(x_seq)  # one copy, into the buffer's layout (channels_last on CUDA)
+        self.y.copy_(y)
         self.graph.replay()
         add_marks = getattr(timer, "add_marks", None)
         if add_marks is not None:

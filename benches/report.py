@@ -140,7 +140,7 @@ def efficiency_tables(results: str) -> list[dict]:
             {"title": f"Activation memory (MiB) — {setting}", "headers": t_headers,
              "rows": mem_rows},
         ]
-        if any(v is not None for r in rows_of(group, "gpu_busy_fraction") for v in r):
+        if any(v is not None for values in group["gpu_busy_fraction"] for v in values):
             tables.append({
                 "title": f"{METRICS['gpu_busy_fraction'].title} (kernels per iteration) — "
                          f"{setting}", "headers": t_headers, "rows": busy_rows})
@@ -152,11 +152,6 @@ def efficiency_tables(results: str) -> list[dict]:
              "rows": fit_rows},
         ]
     return tables
-
-
-def rows_of(group: pd.DataFrame, metric: str) -> list[list]:
-    """The per-T values of ``metric`` of every row of an efficiency group."""
-    return [r[metric] for _, r in group.iterrows()]
 
 
 def alignment_tables(results: str) -> list[dict]:

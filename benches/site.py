@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 
 from .aggregate import env_id, records_frame, seed_summary
+from .atomic import write_atomically
 from .errors import UserError
 from .records import load_records
 from .schema import METRICS
@@ -73,8 +74,5 @@ def render_site(results_dir: str, out_dir: str, extra_sections: list[dict] | Non
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out / "index.html", lambda fh: fh.write(html.encode("utf-8")),
+                            binary=True)

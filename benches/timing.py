@@ -98,23 +98,67 @@ def iqr(values: list[float]) -> float:
     return q[2] - q[0]
 
 
-class CaptureTimer:
-    """``timer(phase)`` for a step being captured in a CUDA graph: records external timing
+class CaptureTimer(IterationTimer):
+    """``timer(phase)`` for a step being captured in a CUDA graph: its marks are external timing
     events, which become nodes of the graph and are recorded again at every replay."""
 
     def __init__(self) -> None:
-        self.marks: list[tuple[str, object, object]] = []
+        super().__init__(torch.device("cuda"))
 
-    @staticmethod
-    def _event():
+    @property
+    def marks(self) -> list[tuple[str, object, object]]:
+        return self._marks
+
+    def _mark(self):
         event = torch.cuda.Event(enable_timing=True, external=True)
         event.record()
         return event
 
-    @contextmanager
-    def __call__(self, phase: str):
-        start = self._event()
-        try:
-            yield
-        finally:
-            self.marks.append((phase, start, self._event()))
+
+class DataWait:
+    """Time from the end of the previous step until the next batch is on the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.samples: list[float] = []
+        self._since = time.perf_counter()
+        self._pending: tuple | None = None
+
+    def restart(self) -> None:
+        """The previous step ended now (or an epoch starts)."""
+        self._since = time.perf_counter()
+
+    def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch, copied to the device (asynchronously from pinned memory on CUDA)."""
+        before = time.perf_counter()
+        events = None
+        if self.cuda:
+            events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            events[0].record()
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        if events is not None:
+            events[1].record()
+        self._pending = (before, time.perf_counter(), events)
+        return x, y
+
+    def step_done(self, record: bool) -> None:
+        """After the step (whose timer has waited for it): keep this iteration's wait."""
+        before, after, events = self._pending
+        ready = after
+        if events is not None:
+            events[1].synchronize()
+            ready = max(after, before + events[0].elapsed_time(events[1]) / 1000.0)
+        if record:
+            self.samples.append(ready - self._since)
+        self.restart()
+
+    def summary(self, step_samples: list[float]) -> dict:
+        if not self.samples:
+            return {}
+        total = sum(self.samples) + sum(step_samples)
+        return {
+            "data_wait_s": statistics.median(self.samples),
+            "data_wait_fraction": sum(self.samples) / total if total > 0 else None,
+        }

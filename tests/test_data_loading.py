@@ -10,7 +10,7 @@ import torch
 from helpers import make_cell
 from torch.utils.data import DataLoader, Dataset, TensorDataset, get_worker_info
 
-from benches.modes.common import WORKERS_ENV, Batches, batches, data_workers
+from benches.loading import WORKERS_ENV, Batches, batches, data_workers
 from benches.records import read_record, record_path
 from benches.worker import run_cell
 

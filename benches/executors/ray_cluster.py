@@ -18,7 +18,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from ..records import make_record, now, record_path, write_record
+from ..records import make_record, now, read_record, record_path, write_record
 from .base import THREADS_ENV, CellJob, Executor, Progress
 
 
@@ -124,15 +124,10 @@ class RayExecutor(Executor):
                                  f"{exc}".splitlines()[0][:500], matrix=job.matrix,
                                  started_at=now())
         path = record_path(job.out_dir, job.cell)
-        if not path.is_file() or path.read_text() == "" or _key_status(path) != record["status"]:
+        try:
+            written = read_record(path) == record  # the worker shared the folder
+        except (OSError, ValueError):
+            written = False
+        if not written:
             write_record(record, job.out_dir)
         return record
-
-
-def _key_status(path: Path) -> str | None:
-    import json
-
-    try:
-        return json.loads(path.read_text()).get("status")
-    except (OSError, ValueError):
-        return None

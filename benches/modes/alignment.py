@@ -18,7 +18,7 @@ from datasets import Dataset
 from methods import Method
 
 from ..execution import StepRunner, prepare_input
-from .common import batches
+from ..loading import batches
 
 
 def _grads(model) -> dict[str, torch.Tensor]:

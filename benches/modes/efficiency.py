@@ -15,10 +15,11 @@ from datasets import Dataset
 from methods import Method
 
 from ..execution import StepRunner
+from ..loading import batches
 from ..memory import CudaMemory, SavedTensorMeter
 from ..profiling import profile_iteration
 from ..timing import IterationTimer
-from .common import batches, make_optimizer, model_tensors
+from .common import make_optimizer, model_tensors
 
 
 def run(method: Method, dataset: Dataset, model, device: torch.device, data_root=None) -> dict:

@@ -11,11 +11,11 @@ copy (``non_blocking`` from pinned memory, its duration timed with CUDA events; 
 taken to be there at ``max(host time after the copy call, host time before it + copy time)``).
 The record reports its median, ``data_wait_s``, and ``data_wait_fraction`` = total wait /
 (total wait + total step time) over the timed iterations, with ``data_workers``, the loader
-processes used (``BENCHES_WORKERS``, see :mod:`benches.modes.common`).
+processes used (``BENCHES_WORKERS``, see :mod:`benches.loading`).
 
 **Checkpoints.** Given a ``checkpoint_dir`` (see :mod:`benches.checkpoint`), the whole training
 state is saved after every epoch, after its evaluation: model (its ``state_dict`` and the module
-state outside it, see :func:`module_extras`), optimizer and schedule, every RNG,
+state outside it, see :func:`benches.checkpoint.module_extras`), optimizer and schedule, every RNG,
 the curves, iteration count, training time, activation bytes, the iteration-time and data-wait
 samples, and (after the last epoch) the firing rates. A run that finds a checkpoint restores it
 and continues at the next epoch; on the CPU it ends with exactly the metrics and curves of an
@@ -32,7 +32,6 @@ on CUDA the memory figures are those of the last process.
 from __future__ import annotations
 
 import contextlib
-import statistics
 import time
 
 import torch
@@ -44,93 +43,12 @@ from methods import Method
 from .. import checkpoint
 from ..execution import StepRunner
 from ..firing import firing_rates
+from ..loading import Batches, data_workers
 from ..memory import CudaMemory, SavedTensorMeter
-from ..timing import IterationTimer
-from .common import (
-    Batches,
-    data_workers,
-    evaluate,
-    make_optimizer,
-    make_schedule,
-    model_tensors,
-)
+from ..timing import DataWait, IterationTimer
+from .common import evaluate, make_optimizer, make_schedule, model_tensors
 
 CHECKPOINT_FORMAT = 1
-_SCALARS = (bool, int, float)
-
-
-def module_extras(model: torch.nn.Module) -> dict[str, dict]:
-    """Module state that ``state_dict`` leaves out but training carries from one batch to the
-    next: non-persistent buffers and plain number attributes of every submodule (e.g. OSR's
-    statistics of the last sequence, folded into its running statistics at the next one)."""
-    extras = {}
-    for name, module in model.named_modules():
-        entry = {k: v for k, v in vars(module).items() if type(v) in _SCALARS}
-        entry.update({k: module._buffers[k] for k in module._non_persistent_buffers_set
-                      if module._buffers.get(k) is not None})
-        if entry:
-            extras[name] = entry
-    return extras
-
-
-def restore_module_extras(model: torch.nn.Module, extras: dict[str, dict]) -> None:
-    for name, entry in extras.items():
-        module = model.get_submodule(name)
-        for key, value in entry.items():
-            buffer = module._buffers.get(key)
-            if buffer is not None:
-                buffer.copy_(value)  # in place: the buffer keeps its address
-            else:
-                setattr(module, key, value)
-
-
-class DataWait:
-    """Time from the end of the previous step until the next batch is on the device."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.cuda = device.type == "cuda"
-        self.samples: list[float] = []
-        self._since = time.perf_counter()
-        self._pending: tuple | None = None
-
-    def restart(self) -> None:
-        """The previous step ended now (or an epoch starts)."""
-        self._since = time.perf_counter()
-
-    def to_device(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch, copied to the device (asynchronously from pinned memory on CUDA)."""
-        before = time.perf_counter()
-        events = None
-        if self.cuda:
-            events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-            events[0].record()
-        x = x.to(self.device, non_blocking=True)
-        y = y.to(self.device, non_blocking=True)
-        if events is not None:
-            events[1].record()
-        self._pending = (before, time.perf_counter(), events)
-        return x, y
-
-    def step_done(self, record: bool) -> None:
-        """After the step (whose timer has waited for it): keep this iteration's wait."""
-        before, after, events = self._pending
-        ready = after
-        if events is not None:
-            events[1].synchronize()
-            ready = max(after, before + events[0].elapsed_time(events[1]) / 1000.0)
-        if record:
-            self.samples.append(ready - self._since)
-        self.restart()
-
-    def summary(self, step_samples: list[float]) -> dict:
-        if not self.samples:
-            return {}
-        total = sum(self.samples) + sum(step_samples)
-        return {
-            "data_wait_s": statistics.median(self.samples),
-            "data_wait_fraction": sum(self.samples) / total if total > 0 else None,
-        }
 
 
 def run(
@@ -164,7 +82,7 @@ def run(
             raise ValueError(f"the checkpoint in {checkpoint_dir} is not one of this cell's "
                              "(delete the folder to start afresh)")
         model.load_state_dict(state["model"])
-        restore_module_extras(model, state["module_extras"])
+        checkpoint.restore_module_extras(model, state["module_extras"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
         loss_curve, acc_curve = list(state["train_loss_curve"]), list(state["test_top1_curve"])
@@ -220,7 +138,7 @@ def run(
             if checkpoint_dir is not None:
                 checkpoint.save(checkpoint_dir, {
                     "format": CHECKPOINT_FORMAT, "cell": cell.key(), "epoch": epoch,
-                    "model": model.state_dict(), "module_extras": module_extras(model),
+                    "model": model.state_dict(), "module_extras": checkpoint.module_extras(model),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": schedule.state_dict(),
                     "train_loss_curve": loss_curve, "test_top1_curve": acc_curve,

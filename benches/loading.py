@@ -1,0 +1,169 @@
+"""Mini-batches for training and evaluation.
+
+Datasets that are not in-memory tensors are read by ``BENCHES_WORKERS`` worker processes
+(default ``min(8, cpu_count // 2)`` on CUDA, 0 on CPU; the train record says how many in
+``data_workers``), kept alive across epochs, with pinned memory on CUDA. The number of workers
+is an environment variable, not a recipe key, so it does not change a cell's key: it changes how
+fast batches arrive, not which samples (each epoch's order and each worker's seeds follow from
+the cell's seed alone, as with a loader made per epoch). Random augmentations are drawn in the
+training process without workers and in the workers with them, so a dataset with random
+augmentation draws differently under another ``BENCHES_WORKERS``: compare runs with the same.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler, TensorDataset, get_worker_info
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data._utils.worker import _generate_state
+
+WORKERS_ENV = "BENCHES_WORKERS"
+"""Data-loading worker processes per loader (an integer ≥ 0); see :func:`data_workers`."""
+PREFETCH_FACTOR = 4
+"""Batches each worker loads ahead (only with workers)."""
+
+
+def data_workers(device: torch.device) -> int:
+    """``$BENCHES_WORKERS``, else ``min(8, cpu_count // 2)`` on CUDA and 0 (load in the training
+    process) on CPU, where workers would take cores from the measured step."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            workers = int(value)
+        except ValueError:
+            workers = -1
+        if workers < 0:
+            raise ValueError(f"{WORKERS_ENV} must be an integer ≥ 0, got {value!r}")
+        return workers
+    if device.type != "cuda":
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(8, cpus // 2)
+
+
+class _EpochSampler(Sampler):
+    """Yields ``((base_seed, epoch), index)``: the epoch's order, drawn as a fresh ``DataLoader``
+    seeded with the epoch's seed draws it (one int64 for its workers' base seed, then
+    ``randperm``), so a loader made once per run gives every epoch the order a per-epoch loader
+    gave; ``epoch`` counts the passes, so that workers know when a new one starts."""
+
+    def __init__(self, size: int, shuffle: bool) -> None:
+        self.size, self.shuffle, self.seed, self.passes = size, shuffle, 0, 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[tuple[int, int], int]]:
+        self.passes += 1
+        generator = torch.Generator().manual_seed(self.seed)
+        base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
+        order = (torch.randperm(self.size, generator=generator).tolist() if self.shuffle
+                 else range(self.size))
+        token = (base_seed, self.passes)
+        for index in order:
+            yield token, index
+
+
+class _EpochSeeded(TorchDataset):
+    """The dataset, indexed by ``((base_seed, epoch), index)``. In a worker process the first
+    sample of each epoch reseeds ``random``, NumPy and torch exactly as PyTorch seeds a freshly
+    started worker, so persistent workers draw the same augmentations a per-epoch loader's
+    workers drew (and a resumed run draws what an uninterrupted one did). In the training
+    process (no workers) nothing is reseeded: augmentations come from the global torch RNG, as
+    before."""
+
+    def __init__(self, data: TorchDataset) -> None:
+        self.data = data
+        self._token: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, key: tuple[tuple[int, int], int]):
+        token, index = key
+        info = get_worker_info()
+        if info is not None and token != self._token:
+            self._token = token
+            base_seed = token[0]
+            seed = base_seed + info.id
+            random.seed(seed)
+            torch.manual_seed(seed)
+            np.random.seed(_generate_state(base_seed, info.id))
+        return self.data[index]
+
+
+class Batches:
+    """Mini-batches of one dataset, epoch after epoch, from one loader made once.
+
+    ``for x, y in batches.epoch(seed)`` gives the epoch whose order ``seed`` determines.
+    In-memory tensor datasets are sliced directly (no per-sample collate); other datasets
+    go through one ``DataLoader`` with ``workers`` processes kept alive between epochs
+    (``persistent_workers``), pinned batches on CUDA (``pin_memory``) and
+    ``PREFETCH_FACTOR`` batches loaded ahead per worker. ``close()`` stops the workers.
+    """
+
+    def __init__(self, data: TorchDataset, batch_size: int, shuffle: bool,
+                 device: torch.device | None = None, workers: int = 0) -> None:
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.tensors = isinstance(data, TensorDataset)
+        self.workers = 0 if self.tensors else workers
+        """Worker processes actually used (0 for in-memory tensors)."""
+        self._sampler: _EpochSampler | None = None
+        self._loader: DataLoader | None = None
+        if not self.tensors:
+            self._sampler = _EpochSampler(len(data), shuffle)
+            extra = {"prefetch_factor": PREFETCH_FACTOR} if workers > 0 else {}
+            self._loader = DataLoader(
+                _EpochSeeded(data), batch_size=batch_size, sampler=self._sampler,
+                num_workers=workers, persistent_workers=workers > 0,
+                pin_memory=device is not None and device.type == "cuda",
+                # the loader's own base-seed draw must not consume the global torch RNG
+                generator=torch.Generator(), **extra,
+            )
+
+    def epoch(self, seed: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.tensors:
+            x, y = self.data.tensors
+            generator = torch.Generator().manual_seed(seed)
+            order = torch.randperm(len(x), generator=generator) if self.shuffle \
+                else torch.arange(len(x))
+            for i in range(0, len(order), self.batch_size):
+                idx = order[i : i + self.batch_size]
+                yield x[idx], y[idx]
+            return
+        self._sampler.seed = seed
+        yield from self._loader
+
+    def close(self) -> None:
+        """Stop persistent workers now (they would stop when the loader is collected)."""
+        iterator = getattr(self._loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self._loader = None
+
+    def __enter__(self) -> Batches:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def batches(
+    data: TorchDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    workers: int = 0,
+    device: torch.device | None = None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of mini-batches (a :class:`Batches` made for it); for several epochs make one
+    :class:`Batches` and call its ``epoch(seed)``, so that its workers persist."""
+    yield from Batches(data, batch_size, shuffle, device, workers).epoch(seed)
