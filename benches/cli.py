@@ -6,6 +6,7 @@ A user mistake prints one line on stderr and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -173,7 +174,7 @@ def cmd_run(args) -> int:
         resume=args.resume, timeout_s=args.timeout or matrix.timeout_s,
         timeouts=None if args.timeout else matrix.timeouts, executor=executor,
         missing=missing, keep_checkpoints=args.keep_checkpoints,
-        check_support=isinstance(executor, LocalExecutor),
+        check_support=isinstance(executor, LocalExecutor), command=command_line(),
     )
     print(f"done: {summary.line()}", file=sys.stderr)
     if not args.no_site:
@@ -183,6 +184,13 @@ def cmd_run(args) -> int:
         print(f"site: {path}", file=sys.stderr)
     failed = sum(summary.counts[s] for s in ("failed", "timeout", "oom"))
     return 1 if failed else 0
+
+
+def command_line() -> str:
+    """The command as typed, for the records (``python -m benches …``)."""
+    prog = Path(sys.argv[0]).name
+    head = ["python", "-m", "benches"] if prog in ("__main__.py", "benches") else [prog]
+    return shlex.join([*head, *sys.argv[1:]])
 
 
 def missing_data(cells, data_root) -> dict[str, str]:

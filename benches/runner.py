@@ -56,11 +56,13 @@ class RunSummary:
 
 
 def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
-                       env: dict[str, str], keep_checkpoints: bool) -> int | None:
+                       env: dict[str, str], keep_checkpoints: bool,
+                       command: str | None = None) -> int | None:
     from .worker import run_cell
 
     process = _context().Process(
-        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env, keep_checkpoints),
+        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env, keep_checkpoints,
+                                 command),
         daemon=False,
     )
     process.start()
@@ -74,11 +76,11 @@ def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
 
 def _run_in_subprocess(
     cell: Cell, out_dir: str, data_root, matrix, timeout_s, env: dict[str, str],
-    keep_checkpoints: bool = False,
+    keep_checkpoints: bool = False, command: str | None = None,
 ) -> int | None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump({"cell": cell.to_dict(), "matrix": matrix,
-                   "keep_checkpoints": keep_checkpoints}, fh)
+                   "keep_checkpoints": keep_checkpoints, "command": command}, fh)
         payload = fh.name
     cmd = [sys.executable, "-m", "benches.worker", payload, out_dir]
     if data_root:
@@ -98,7 +100,7 @@ def _run_in_subprocess(
 def run_cell_isolated(
     cell: Cell, out_dir: str, data_root: str | None = None, matrix: str | None = None,
     timeout_s: float = 1800.0, env: dict[str, str] | None = None,
-    keep_checkpoints: bool = False,
+    keep_checkpoints: bool = False, command: str | None = None,
 ) -> dict:
     """Run ``cell`` in its own process and return its record (written in any case).
 
@@ -112,10 +114,10 @@ def run_cell_isolated(
         env.update(get_library(cell.library).backend_env(cell.backend))
     if set(env) - {THREADS_ENV}:
         code = _run_in_subprocess(cell, out_dir, data_root, matrix, timeout_s, env,
-                                  keep_checkpoints)
+                                  keep_checkpoints, command)
     else:
         code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s, env,
-                                  keep_checkpoints)
+                                  keep_checkpoints, command)
     if code == 0:
         return read_record(record_path(out_dir, cell))
     if code is None:
@@ -126,7 +128,8 @@ def run_cell_isolated(
         status, reason = "failed", f"cell process died with signal {signal.Signals(-code).name}"
     else:
         status, reason = "failed", f"cell process exited with status {code}"
-    record = make_record(cell, status, reason, matrix=matrix, started_at=started)
+    record = make_record(cell, status, reason, matrix=matrix, started_at=started,
+                         command=command)
     write_record(record, out_dir)
     return record
 
@@ -144,12 +147,14 @@ def run_cells(
     missing: dict[str, str] | None = None,
     keep_checkpoints: bool = False,
     check_support: bool = True,
+    command: str | None = None,
 ) -> RunSummary:
     """Run every cell; the skipped ones get a record saying why.
 
     ``missing`` maps a data set whose files are absent to the reason its cells are skipped;
     ``timeouts`` maps a cell key to its own timeout (else ``timeout_s``); ``check_support=False``
-    leaves the support check to the cell process (remote executors: the driver may have no GPU).
+    leaves the support check to the cell process (remote executors: the driver may have no GPU);
+    ``command`` (the command line that ran the matrix) is kept in every record.
     """
     summary = RunSummary()
     out_dir = str(out_dir)
@@ -165,14 +170,16 @@ def run_cells(
             ok, why = support(cell)
             reason = None if ok else why
         if reason is not None:
-            record = make_record(cell, "skipped", reason, matrix=matrix, started_at=now())
+            record = make_record(cell, "skipped", reason, matrix=matrix, started_at=now(),
+                                 command=command)
             write_record(record, out_dir)
             summary.counts["skipped"] += 1
             if not quiet:
                 tqdm.write(_result_line(cell, record), file=sys.stderr)
             continue
         jobs.append(CellJob(cell, out_dir, data_root, matrix,
-                            (timeouts or {}).get(cell.key(), timeout_s), keep_checkpoints))
+                            (timeouts or {}).get(cell.key(), timeout_s), keep_checkpoints,
+                            command))
     progress = Progress(len(jobs), line=_result_line)
     try:
         records = executor.run(jobs, progress) if jobs else []

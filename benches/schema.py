@@ -1,8 +1,13 @@
-"""The metric schema (HELM-style): every column of ``show`` and of the site comes from here."""
+"""The metric schema (HELM-style): every table column, plot axis and legend entry of ``show``
+and of the site comes from here; nothing per metric is written anywhere else."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
+
+Better = Literal["lower", "higher"] | None
 
 
 @dataclass(frozen=True)
@@ -10,70 +15,109 @@ class Metric:
     key: str  # key in ``record["metrics"]``
     name: str  # column title
     unit: str  # unit shown next to the title ("" for none)
-    lower_is_better: bool
+    better: Better  # which direction is better; None: neither (e.g. a firing rate)
     description: str
     scale: float = 1.0  # multiply the stored value by this for display
-    digits: int = 2
+    digits: int = 2  # display precision (decimals after scaling)
 
-    def format(self, value: float | None, std: float | None = None) -> str:
-        if value is None or value != value:  # None or NaN
-            return "–"
-        text = f"{value * self.scale:.{self.digits}f}"
-        if std is not None and std == std:
-            text += f" ± {std * self.scale:.{self.digits}f}"
-        return text
+    @property
+    def lower_is_better(self) -> bool:
+        return self.better == "lower"
+
+    @property
+    def arrow(self) -> str:
+        """↓ lower is better, ↑ higher is better, empty for neither."""
+        return {"lower": "↓", "higher": "↑"}.get(self.better or "", "")
 
     @property
     def title(self) -> str:
         return f"{self.name} ({self.unit})" if self.unit else self.name
 
+    def display(self, value: float | None) -> float | None:
+        """The stored value in display units (``None`` for a missing value)."""
+        if value is None or value != value:
+            return None
+        return value * self.scale
+
+    def format(self, value: float | None, std: float | None = None,
+               digits: int | None = None) -> str:
+        """``value`` (and ``± std``) in display units at ``digits`` (default: the metric's)."""
+        shown = self.display(value)
+        if shown is None:
+            return "–"
+        d = self.digits if digits is None else digits
+        text = f"{shown + 0.0:.{d}f}"
+        if std is not None and std == std:
+            text += f" ± {std * self.scale + 0.0:.{d}f}"
+        return text
+
+
+def accuracy_digits(test_samples: int | None, default: int = 2) -> int:
+    """Decimals of an accuracy in % that a test set of ``test_samples`` images supports: one
+    image is 100/n percentage points, so 450 images → 1 decimal (0.22 pp), 10 000 → 2."""
+    if not test_samples:
+        return default
+    return max(0, math.ceil(-math.log10(100.0 / test_samples) - 1e-9))
+
 
 MIB = 1.0 / 2**20
 
 METRICS: dict[str, Metric] = {m.key: m for m in (
-    Metric("test_top1", "Top-1", "%", False,
-           "test accuracy after the last epoch, mean ± std over seeds", 100.0, 2),
-    Metric("time_per_iter_s", "Time/iter", "ms", True,
+    Metric("test_top1", "Top-1", "%", "higher",
+           "test accuracy after the last epoch, mean ± std over seeds; shown to the precision "
+           "the test set supports (one image = 100/n pp)", 100.0, 2),
+    Metric("time_per_iter_s", "Time/iter", "ms", "lower",
            "median wall-clock time of one training iteration (warm-up excluded)", 1000.0, 1),
-    Metric("time_per_iter_iqr_s", "IQR", "ms", True,
+    Metric("time_per_iter_iqr_s", "IQR", "ms", "lower",
            "interquartile range of the iteration time", 1000.0, 1),
-    Metric("forward_s", "Forward", "ms", True, "median forward time per iteration", 1000.0, 1),
-    Metric("backward_s", "Backward", "ms", True, "median backward time per iteration", 1000.0, 1),
-    Metric("optimizer_s", "Optimizer", "ms", True, "median optimizer time per iteration",
+    Metric("forward_s", "Forward", "ms", "lower", "median forward time per iteration",
+           1000.0, 1),
+    Metric("backward_s", "Backward", "ms", "lower", "median backward time per iteration",
+           1000.0, 1),
+    Metric("optimizer_s", "Optimizer", "ms", "lower", "median optimizer time per iteration",
            1000.0, 2),
-    Metric("samples_per_s", "Throughput", "samples/s", False,
+    Metric("samples_per_s", "Throughput", "samples/s", "higher",
            "training samples per second at the median iteration time", 1.0, 0),
-    Metric("activation_bytes", "Activation mem", "MiB", True,
-           "peak bytes of tensors held for backward (saved-tensor hooks; deterministic)", MIB, 3),
-    Metric("peak_memory_bytes", "Peak mem", "MiB", True,
-           "CUDA max allocated on GPU; peak RSS of the cell process on CPU", MIB, 0),
-    Metric("cuda_max_allocated_bytes", "CUDA alloc", "MiB", True,
-           "max CUDA memory allocated past warm-up, minus model/optimizer baseline", MIB, 1),
-    Metric("data_wait_s", "Data wait", "ms", True,
+    Metric("activation_bytes", "Activation mem", "MiB", "lower",
+           "peak bytes of tensors held for backward in one training iteration (saved-tensor "
+           "hooks; deterministic, the same on every machine)", MIB, 3),
+    Metric("cuda_max_allocated_bytes", "GPU mem", "MiB", "lower",
+           "max CUDA memory allocated by a training iteration past warm-up, minus the model "
+           "and optimizer baseline", MIB, 1),
+    Metric("peak_memory_bytes", "Process peak", "MiB", "lower",
+           "CUDA max allocated on a GPU; on a CPU the peak resident set of the whole cell "
+           "process (interpreter and libraries included, so nearly the same for every method)",
+           MIB, 0),
+    Metric("data_wait_s", "Data wait", "ms", "lower",
            "median time per timed iteration from the end of the previous step until the next "
            "batch is on the device (loader, plus the host-to-device copy on CUDA)", 1000.0, 2),
-    Metric("data_wait_fraction", "Data wait share", "%", True,
+    Metric("data_wait_fraction", "Data wait share", "%", "lower",
            "total data wait / (total data wait + total step time) over the timed iterations "
            "(high: the loader, not the method, sets the pace)", 100.0, 1),
-    Metric("train_time_s", "Train time", "s", True,
+    Metric("train_time_s", "Train time", "s", "lower",
            "wall-clock time of the training loop, evaluation excluded", 1.0, 1),
-    Metric("mean_firing_rate", "Firing rate", "", False,
-           "mean spike rate over spiking layers on the test set", 1.0, 3),
-    Metric("grad_cosine", "Grad cosine", "", False,
+    Metric("mean_firing_rate", "Firing rate", "", None,
+           "mean spike rate over spiking layers on the test set (neither higher nor lower is "
+           "better in itself; fewer spikes mean fewer synaptic operations on neuromorphic "
+           "hardware)", 1.0, 3),
+    Metric("grad_cosine", "Grad cosine", "", "higher",
            "cosine similarity of all parameter gradients with BPTT's (same batch/weights)",
            1.0, 3),
-    Metric("grad_norm_ratio", "Norm ratio", "", False,
-           "gradient norm of the method divided by BPTT's", 1.0, 3),
-    Metric("parameters", "Params", "M", True, "trainable parameters", 1e-6, 3),
-    Metric("gpu_busy_fraction", "GPU busy", "%", False,
+    Metric("grad_norm_ratio", "Norm ratio", "", None,
+           "gradient norm of the method divided by BPTT's (1: same length)", 1.0, 3),
+    Metric("parameters", "Params", "M", None, "trainable parameters", 1e-6, 3),
+    Metric("gpu_busy_fraction", "GPU busy", "%", "higher",
            "share of one profiled iteration's wall time during which the GPU runs kernels or "
            "copies (low: launch-bound)", 100.0, 0),
-    Metric("kernels_per_iter", "Kernels/iter", "", True,
+    Metric("kernels_per_iter", "Kernels/iter", "", "lower",
            "GPU kernels launched by one training iteration", 1.0, 0),
+    Metric("test_samples", "Test images", "", None,
+           "images in the test set the accuracy is measured on", 1.0, 0),
 )}
 
-LEADERBOARD = ("test_top1", "time_per_iter_s", "activation_bytes", "peak_memory_bytes",
-               "samples_per_s", "mean_firing_rate")
+LEADERBOARD = ("test_top1", "time_per_iter_s", "activation_bytes", "cuda_max_allocated_bytes",
+               "mean_firing_rate")
+"""Columns of the leaderboards (those present in the records)."""
 EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes", "gpu_busy_fraction",
               "kernels_per_iter")
 ALIGNMENT = ("grad_cosine", "grad_norm_ratio")

@@ -41,6 +41,20 @@ def preload() -> None:
     import torch.utils.data  # noqa: F401
 
 
+def about(cell: Cell) -> dict:
+    """The method's and data set's declarations, kept in the record so that reports and the
+    site need nothing but the records."""
+    from datasets import get_dataset
+    from methods import get_method
+
+    out = {}
+    if cell.method in list_methods():
+        out["method"] = get_method(cell.method).about()
+    if cell.dataset in list_datasets():
+        out["dataset"] = get_dataset(cell.dataset).about()
+    return out
+
+
 def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
         return True
@@ -51,6 +65,7 @@ def is_oom(exc: BaseException) -> bool:
 def run_cell(
     cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
     env: dict[str, str] | None = None, keep_checkpoints: bool = False,
+    command: str | None = None,
 ) -> None:
     """Execute the cell and write its record; never raises for a failure of the cell itself.
 
@@ -66,8 +81,8 @@ def run_cell(
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
     if not ok:
-        write_record(make_record(cell, "skipped", why, matrix=matrix, started_at=started),
-                     out_dir)
+        write_record(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
+                                 command=command, about=about(cell)), out_dir)
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = "ok", None, {}, {}
@@ -92,7 +107,7 @@ def run_cell(
         env["library"]["backend_in_use"] = f"unknown ({type(exc).__name__})"
     record = make_record(
         cell, status, reason, metrics, env, matrix=matrix, started_at=started,
-        duration_s=time.perf_counter() - t0, **extra,
+        duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
     )
     write_record(record, out_dir)
     if status == "ok" and saved is not None and not keep_checkpoints:
@@ -109,4 +124,5 @@ if __name__ == "__main__":
     with open(args[0]) as fh:
         payload = json.load(fh)
     run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"),
-             keep_checkpoints=payload.get("keep_checkpoints", False))
+             keep_checkpoints=payload.get("keep_checkpoints", False),
+             command=payload.get("command"))

@@ -58,6 +58,12 @@ class Dataset(ABC):
     layout: ClassVar[str] = ""
     """The on-disk layout expected under the data root (for messages; empty if embedded)."""
 
+    def about(self) -> dict[str, Any]:
+        """What a record says of this data set (reports need nothing but the records)."""
+        return {"name": self.name, "description": self.description,
+                "num_classes": self.num_classes, "in_shape": list(self.in_shape),
+                "encoding": self.encoding, "embedded": not self.layout}
+
     def locate(self, root: str | os.PathLike | None = None) -> tuple[bool, str]:
         """Whether the files are present, and where this looked (or what it uses)."""
         return True, "embedded (no files needed)"

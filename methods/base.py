@@ -24,7 +24,7 @@ from benches.cell import Cell
 from benches.registry import Registry
 
 from .libraries import Library, get_library
-from .recipes import COMMON, Recipe
+from .recipes import COMMON, TRACKS, Recipe
 from .snn.config import LIFConfig
 from .snn.functional import exact_mode, reset_states, set_step_mode
 from .snn.layers import LayerFactory
@@ -63,6 +63,8 @@ class Method(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     paper: ClassVar[str]
+    paper_url: ClassVar[str] = ""
+    """Where the paper can be read (arXiv, OpenReview or DOI link)."""
     libraries: ClassVar[tuple[str, ...]] = ("torch", "spikingjelly", "snntorch")
     parameters: ClassVar[dict[str, tuple]] = {}
     """benchopt-style grid: parameter → allowed/default values (the first is the default)."""
@@ -106,6 +108,17 @@ class Method(ABC):
         """The method's recipe on ``track`` (``common`` or ``paper``), forced values applied."""
         recipe = COMMON if track == "common" else COMMON.updated(track="paper", **cls.paper_recipe)
         return recipe.updated(**cls.forced) if cls.forced else recipe
+
+    @classmethod
+    def about(cls) -> dict[str, Any]:
+        """What a record says of this method, so a report needs nothing but the records."""
+        return {
+            "name": cls.name, "description": cls.description, "paper": cls.paper,
+            "paper_url": cls.paper_url, "libraries": list(cls.libraries),
+            "complexity": {"memory": cls.complexity.memory, "backward": cls.complexity.backward,
+                           "optimizer_steps": cls.complexity.optimizer_steps},
+            "recipes": {track: cls.recipe_for(track).to_dict() for track in TRACKS},
+        }
 
     @classmethod
     def supports(cls, cell: Cell) -> tuple[bool, str]:

@@ -14,6 +14,7 @@ class BPTT(Method):
     name = "bptt"
     description = "backprop through time; reset spike detached; multi-step (T folded into batch)"
     paper = "Wu et al. 2018 (STBP); detach-reset as in spikingjelly / Zenke & Vogels 2021"
+    paper_url = "https://doi.org/10.3389/fnins.2018.00331"
     complexity = Complexity(memory="L·T", backward="L·T")
     cuda_graph = True
     paper_recipe = RATE_BP_PAPER

@@ -14,4 +14,5 @@ class BPTTReset(BPTT):
     name = "bptt_reset"
     description = "BPTT with the reset spike kept in the graph (temporal surrogate BP)"
     paper = "Temporal Surrogate BP, arXiv 2011.09964"
+    paper_url = "https://arxiv.org/abs/2011.09964"
     forced = {"detach_reset": False}

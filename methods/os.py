@@ -27,6 +27,7 @@ class OS(Method):
     name = "os"
     description = "online stabilization: online training with OTS threshold and OSR norm"
     paper = "Zhu et al., Online Stabilization of Spiking Neural Networks, ICLR 2024"
+    paper_url = "https://openreview.net/forum?id=CIj1CVbkpr"
     libraries = ("torch", "spikingjelly")
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True

@@ -60,6 +60,7 @@ class OTTTA(Method):
     name = "ottt_a"
     description = "online training through time, gradients accumulated over T (OTTT-A)"
     paper = "Xiao et al., Online Training Through Time for SNNs, NeurIPS 2022"
+    paper_url = "https://arxiv.org/abs/2210.04195"
     complexity = Complexity(memory="L", backward="L·T", optimizer_steps="1")
     cuda_graph = True
     paper_recipe = OTTT_PAPER

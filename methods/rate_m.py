@@ -39,6 +39,7 @@ class RateM(Method):
     description = "rate-based BP, multi-step spike pass (BN statistics over T·B)"
     paper = "Yu et al., Advancing Training Efficiency of Deep SNNs through Rate-based BP, " \
         "NeurIPS 2024"
+    paper_url = "https://arxiv.org/abs/2410.11488"
     complexity = Complexity(memory="L", backward="L")
     cuda_graph = True
     paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}

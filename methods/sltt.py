@@ -23,6 +23,7 @@ class SLTT(Method):
     name = "sltt"
     description = "spatial learning through time: per-step backward, no temporal gradient"
     paper = "Meng et al., Towards Memory- and Time-Efficient Backpropagation, ICCV 2023"
+    paper_url = "https://arxiv.org/abs/2302.14311"
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True
     paper_recipe = SLTT_PAPER

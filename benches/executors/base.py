@@ -31,13 +31,15 @@ class CellJob:
     matrix: str | None = None
     timeout_s: float = 1800.0
     keep_checkpoints: bool = False
+    command: str | None = None  # the command line that ran the matrix (kept in the record)
 
     def run(self, env: dict[str, str] | None = None) -> dict:
         """Run the cell in its own process (``env`` added to it); its record."""
         from ..runner import run_cell_isolated
 
         return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
-                                 self.timeout_s, env=env, keep_checkpoints=self.keep_checkpoints)
+                                 self.timeout_s, env=env, keep_checkpoints=self.keep_checkpoints,
+                                 command=self.command)
 
 
 class Progress:

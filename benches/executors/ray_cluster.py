@@ -122,7 +122,7 @@ class RayExecutor(Executor):
         except Exception as exc:  # noqa: BLE001 - a task Ray gave up on is a failed cell
             record = make_record(job.cell, "failed", f"Ray task failed: {type(exc).__name__}: "
                                  f"{exc}".splitlines()[0][:500], matrix=job.matrix,
-                                 started_at=now())
+                                 command=job.command, started_at=now())
         path = record_path(job.out_dir, job.cell)
         try:
             written = read_record(path) == record  # the worker shared the folder

@@ -120,6 +120,7 @@ class SlurmExecutor(Executor):
         except Exception as exc:  # noqa: BLE001 - a job Slurm killed is a failed cell
             record = make_record(job.cell, "failed", f"Slurm job {handle.job_id} failed: "
                                  f"{type(exc).__name__}: {exc}".splitlines()[0][:500],
-                                 matrix=job.matrix, started_at=now())
+                                 matrix=job.matrix, command=job.command,
+                                 started_at=now())
             write_record(record, job.out_dir)
             return record

@@ -154,6 +154,7 @@ def run(
         test_batches.close()
     metrics = {
         "test_top1": acc_curve[-1],
+        "test_samples": len(splits.test),  # type: ignore[arg-type]
         "test_top1_curve": acc_curve,
         "train_loss_curve": loss_curve,
         "train_time_s": train_time,
