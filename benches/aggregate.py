@@ -22,16 +22,16 @@ def env_id(env: dict) -> str:
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def recipe_variant(cell: dict) -> str:
+def recipe_variant(record: dict) -> str:
     """Recipe settings that differ from the method's own track recipe (budget keys aside),
-    e.g. ``reset=hard``; empty for the track as published."""
-    from methods import get_method
-    from methods.base import METHODS
-
+    e.g. ``reset=hard``; empty for the track as published (or a record that does not say
+    what the method's recipe is)."""
+    cell = record["cell"]
     recipe = cell["recipe"]
-    if cell["method"] not in METHODS:
+    about = (record.get("about") or {}).get("method") or {}
+    base = (about.get("recipes") or {}).get(recipe.get("track", "common"))
+    if base is None:
         return ""
-    base = get_method(cell["method"]).recipe_for(recipe.get("track", "common")).to_dict()
     diff = {k: v for k, v in recipe.items() if k not in BUDGET_KEYS and base.get(k) != v}
     return ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
@@ -44,20 +44,21 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row = {
             "key": r["key"], "status": r["status"], "reason": r["reason"],
             "matrix": r.get("matrix"), "mode": cell["mode"], "dataset": cell["dataset"],
-            "track": cell["recipe"].get("track", "common"), "variant": recipe_variant(cell),
+            "track": cell["recipe"].get("track", "common"), "variant": recipe_variant(r),
             "architecture": cell["architecture"], "method": cell["method"],
             "params": ",".join(f"{k}={v}" for k, v in sorted(cell["params"].items())),
             "library": cell["library"], "backend": cell["backend"], "device": cell["device"],
             "precision": cell.get("precision", "fp32"), "compile": cell.get("compile", False),
             "timesteps": cell["timesteps"], "seed": cell["seed"],
             "epochs": cell["recipe"].get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
+            "started_at": r.get("started_at"),
         }
         for key in METRICS:
             value = r["metrics"].get(key)
             row[key] = float(value) if isinstance(value, (int, float)) else None
         rows.append(row)
     columns = ["key", "status", "reason", "matrix", *GROUP, "seed", "epochs", "env_id",
-               *METRICS]
+               "started_at", *METRICS]
     return pd.DataFrame(rows, columns=columns)
 
 

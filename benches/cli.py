@@ -123,9 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="gradient alignment with BPTT vs T")
 
     site = sub.add_parser("site", help="render the static leaderboard",
-                          description="Render every record into OUT/index.html.")
+                          description="Render every record into a static site in OUT "
+                                      "(open OUT/index.html; works offline from file://).")
     site.add_argument("--results", default="results", help="records folder (default: results)")
     site.add_argument("--out", default="site", help="site folder (default: site)")
+    site.add_argument("--markdown", metavar="DIR",
+                      help="also write a README-ready summary: DIR/summary.md (overview tables) "
+                           "and the headline plots as SVG files")
     compare.add_parser(sub)
     return parser
 
@@ -180,7 +184,7 @@ def cmd_run(args) -> int:
     if not args.no_site:
         from .site import render_site
 
-        path = render_site(args.out, args.site_out, extra_sections=_extra_sections(args.out))
+        path = render_site(args.out, args.site_out)
         print(f"site: {path}", file=sys.stderr)
     failed = sum(summary.counts[s] for s in ("failed", "timeout", "oom"))
     return 1 if failed else 0
@@ -271,12 +275,6 @@ def dry_run(matrix, args, executor, missing: dict[str, str]) -> int:
     return 0
 
 
-def _extra_sections(results: str) -> list[dict]:
-    from .report import extra_sections
-
-    return extra_sections(results)
-
-
 def cmd_list(args) -> int:
     from tabulate import tabulate
 
@@ -357,8 +355,10 @@ def cmd_site(args) -> int:
 
     if not Path(args.results).is_dir():
         raise UserError(f"records folder {args.results} does not exist; run a matrix first")
-    path = render_site(args.results, args.out, extra_sections=_extra_sections(args.results))
+    path = render_site(args.results, args.out, markdown_dir=args.markdown)
     print(f"site: {path}", file=sys.stderr)
+    if args.markdown:
+        print(f"markdown summary: {Path(args.markdown) / 'summary.md'}", file=sys.stderr)
     return 0
 
 

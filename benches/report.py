@@ -15,9 +15,6 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from methods import get_method
-from methods.base import METHODS
-
 from .errors import UserError
 from .records import load_records
 from .schema import EFFICIENCY, METRICS
@@ -30,6 +27,22 @@ ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
 class Fit:
     exponent: float  # b in y = a·T^b (least squares in log-log)
     slope: float  # d in y = c + d·T
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The complexity a method claims (from its records), e.g. memory ``L``, backward ``L·T``."""
+
+    memory: str
+    backward: str
+
+    @property
+    def memory_exponent(self) -> int:
+        return 1 if "T" in self.memory else 0
+
+    @property
+    def backward_exponent(self) -> int:
+        return 1 if "T" in self.backward else 0
 
 
 def fit_scaling(ts: list[float], ys: list[float]) -> Fit | None:
@@ -53,7 +66,7 @@ def verdict(fit: Fit | None, claimed_exponent: int) -> str:
     return "ok" if fit.exponent > ONE_ABOVE else "differs"
 
 
-def _ok_frame(results: str, mode: str) -> pd.DataFrame:
+def ok_frame(results: str, mode: str) -> pd.DataFrame:
     records, _ = load_records(results)
     rows = []
     for r in records:
@@ -66,7 +79,8 @@ def _ok_frame(results: str, mode: str) -> pd.DataFrame:
             "architecture": c["architecture"], "dataset": c["dataset"], "device": c["device"],
             "precision": c.get("precision", "fp32"),
             "compile": "compiled" if c.get("compile") else "eager",
-            "timesteps": c["timesteps"], "seed": c["seed"], **m,
+            "timesteps": c["timesteps"], "seed": c["seed"],
+            "claimed": ((r.get("about") or {}).get("method") or {}).get("complexity"), **m,
         })
     return pd.DataFrame(rows)
 
@@ -87,8 +101,8 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
             values = [None if v is None or v != v else float(v) for v in column]
             row[metric] = values
             row[f"{metric}_fit"] = fit_scaling(ts, values)
-        claimed = (get_method(row["base_method"]).complexity
-                   if row["base_method"] in METHODS else None)
+        claims = [c for c in block["claimed"] if isinstance(c, dict)]
+        claimed = Claim(claims[0]["memory"], claims[0]["backward"]) if claims else None
         row["claimed"] = claimed
         if claimed is not None:
             row["memory_verdict"] = verdict(row["activation_bytes_fit"], claimed.memory_exponent)
@@ -105,7 +119,7 @@ def _fmt(value, scale, digits):
 
 def efficiency_tables(results: str) -> list[dict]:
     """Tables (title, headers, rows) for the efficiency sweep."""
-    frame = _ok_frame(results, "efficiency")
+    frame = ok_frame(results, "efficiency")
     if frame.empty:
         return []
     tables = []
@@ -156,7 +170,7 @@ def efficiency_tables(results: str) -> list[dict]:
 
 def alignment_tables(results: str) -> list[dict]:
     """Cosine with BPTT and norm ratio per method over T."""
-    frame = _ok_frame(results, "alignment")
+    frame = ok_frame(results, "alignment")
     if frame.empty:
         return []
     tables = []
@@ -187,28 +201,3 @@ def show_report(results: str, kind: str) -> str:
         raise UserError(f"no {kind} records in {results}; run "
                         f"`python -m benches run --matrix {kind}` first")
     return _render(tables)
-
-
-def extra_sections(results: str) -> list[dict]:
-    """Site sections for the efficiency and alignment records (if any)."""
-    sections = []
-    eff = efficiency_tables(results)
-    if eff:
-        sections.append({
-            "title": "Efficiency: cost vs T",
-            "note": "One fixed batch per point, warm-up excluded; exponents b of y = a·T^b fitted "
-                    "in log-log, slopes of y = c + d·T; the verdict compares the exponents of "
-                    f"activation memory and backward time with the claimed complexity (O(1) in T: "
-                    f"b < {ZERO_BELOW}; O(T): b > {ONE_ABOVE}).",
-            "tables": eff,
-        })
-    align = alignment_tables(results)
-    if align:
-        sections.append({
-            "title": "Gradient alignment with BPTT",
-            "note": "One batch, identical initial weights: cosine between each method's gradient "
-                    "and the exact BPTT gradient of the method's own objective through its own "
-                    "forward (reset detached, as bptt), and the ratio of their norms.",
-            "tables": align,
-        })
-    return sections

@@ -11,6 +11,8 @@ an outside package, registered through the ``benches.methods`` entry-point group
 from __future__ import annotations
 
 import contextlib
+import inspect
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
@@ -31,6 +33,12 @@ from .snn.layers import LayerFactory
 from .snn.loss import sequence_loss, step_loss
 
 Timer = Callable[[str], AbstractContextManager]
+
+
+def _plain(doc: str) -> str:
+    """A docstring as one paragraph of plain text (reST roles and literals unwrapped)."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", inspect.cleandoc(doc))
+    return " ".join(text.replace("``", "").split())
 
 
 def NULL_TIMER(phase: str) -> AbstractContextManager:  # noqa: N802 - used like a constant
@@ -113,7 +121,8 @@ class Method(ABC):
     def about(cls) -> dict[str, Any]:
         """What a record says of this method, so a report needs nothing but the records."""
         return {
-            "name": cls.name, "description": cls.description, "paper": cls.paper,
+            "name": cls.name, "description": cls.description,
+            "computes": _plain(cls.__dict__.get("__doc__") or ""), "paper": cls.paper,
             "paper_url": cls.paper_url, "libraries": list(cls.libraries),
             "complexity": {"memory": cls.complexity.memory, "backward": cls.complexity.backward,
                            "optimizer_steps": cls.complexity.optimizer_steps},

@@ -1,36 +1,178 @@
-"""The static site: one table per dataset from the metric schema, strings escaped."""
+"""The static site: pages, leaderboard statistics, plots, downloads, escaping, reproduction."""
 
 from __future__ import annotations
 
-from helpers import make_cell
+import re
 
-from benches.records import make_record, write_record
-from benches.schema import LEADERBOARD, METRICS
+import pandas as pd
+import pytest
+from scipy import stats
+from site_records import EVIL, write_site_records
+
+from benches.cli import main
+from benches.schema import METRICS, accuracy_digits
 from benches.site import render_site
+from benches.site.leaderboard import Value, interval, mark_best
+from benches.site.plots import pareto_front
 
 
-def ok_record(method, seed, top1, **recipe):
-    cell = make_cell(method, timesteps=4, seed=seed, **recipe)
-    metrics = {"test_top1": top1, "time_per_iter_s": 0.0123, "activation_bytes": 3 * 2**20,
-               "peak_memory_bytes": 500 * 2**20, "samples_per_s": 1000.0}
-    env = {"device_name": "test-cpu", "cpu_model": "test-cpu", "versions": {"torch": "x"}}
-    return make_record(cell, "ok", None, metrics, env, matrix="m")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("site")
+    write_site_records(root / "results")
+    render_site(str(root / "results"), str(root / "site"), markdown_dir=str(root / "md"))
+    return root
 
 
-def test_leaderboard_rows_columns_and_escaping(tmp_path):
-    results, site = tmp_path / "results", tmp_path / "site"
-    write_record(ok_record("bptt", 0, 0.90), results)
-    write_record(ok_record("bptt", 1, 0.94), results)
-    write_record(ok_record("rate_m", 0, 0.91), results)
-    write_record(ok_record("bptt", 0, 0.80, reset="hard"), results)
-    evil = make_cell("sltt", timesteps=4)
-    write_record(make_record(evil, "skipped", "<script>alert('x')</script> & more"), results)
-    html = render_site(str(results), str(site)).read_text()
-    assert "92.00 ± 2.83" in html  # bptt over two seeds: mean ± sample std
-    assert "91.00" in html and "80.00" in html
-    assert "reset=hard" in html  # the recipe variant tells the hard-reset row apart
-    for key in LEADERBOARD[:4]:
-        assert METRICS[key].title in html
-    assert "<script>alert" not in html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in html
-    assert "test-cpu" in html  # the environment of the rows
+def page(site, name: str) -> str:
+    return (site / "site" / name).read_text()
+
+
+def test_interval_is_student_t_over_seeds():
+    lo, hi = interval(92.0, 2.0, 3)
+    assert hi - 92.0 == pytest.approx(stats.t.ppf(0.975, 2) * 2.0 / 3**0.5)
+    assert hi - 92.0 == pytest.approx(4.9683, abs=1e-4)
+    assert lo == pytest.approx(2 * 92.0 - hi)
+    assert interval(92.0, None, 1) is None
+
+
+def test_best_and_ties_follow_the_direction_and_the_intervals():
+    a, b, c = Value("", 10.0, lo=9.0, hi=11.0), Value("", 10.5, lo=10.4, hi=10.6), \
+        Value("", 13.0, lo=12.5, hi=13.5)
+    mark_best([a, b, c], "lower")
+    assert (a.mark, b.mark, c.mark) == ("best", "tie", "")
+    mark_best([a, b, c], "higher")
+    assert (a.mark, b.mark, c.mark) == ("", "", "best")
+    mark_best([a, b, c], None)
+    assert (a.mark, b.mark, c.mark) == ("", "", "")
+
+
+def test_pareto_front():
+    # (cost, accuracy): the third is dominated by the first, the last is the cheapest
+    points = [(1.0, 90.0), (2.0, 95.0), (3.0, 89.0), (0.5, 80.0), (4.0, 95.0)]
+    assert sorted(pareto_front(points)) == [0, 1, 3]
+
+
+def test_accuracy_precision_follows_the_test_set():
+    assert accuracy_digits(450) == 1  # one image = 0.22 pp
+    assert accuracy_digits(10_000) == 2
+    assert accuracy_digits(50) == 0  # 2 pp per image
+    assert accuracy_digits(None) == METRICS["test_top1"].digits
+
+
+def test_pages_and_navigation(site):
+    names = {p.name for p in (site / "site").glob("*.html")}
+    assert {"index.html", "board-digits-convnet-digits.html", "board-cifar10-vggsnn.html",
+            "reproduction.html", "methods.html", "environment.html"} <= names
+    for name in names:
+        html = page(site, name)
+        for other in ("index.html", "reproduction.html", "methods.html", "environment.html"):
+            assert f'href="{other}"' in html
+        assert 'class="toc"' in html
+
+
+def test_leaderboard_values_marks_and_links(site):
+    html = page(site, "board-digits-convnet-digits.html")
+    # bptt T=2 over 3 seeds: mean 92.0, std 2.0, one decimal for 450 test images
+    assert "92.0<span class=\"sd\">± 2.0</span>" in html
+    assert "80.0" in html and "reset=hard" in html
+    # the best top-1 is bptt or ottt_a (92.0); rate_m (80.0 ± 1.0) is not tied with it
+    row = re.search(r'data-method="rate_m"[^>]*>(.*?)</tr>', html, re.S).group(1)
+    top1 = re.search(r'<td class="num[^"]*" data-v="80.0[^"]*"[^>]*>', row).group(0)
+    assert "best" not in top1 and "tie" not in top1
+    assert re.search(r'class="num best" data-v="92\.0', html)
+    # each row links to its records, and the records are there
+    keys = re.findall(r'href="records/([0-9a-f]+)\.json"', html)
+    assert len(keys) >= 19
+    assert all((site / "site" / "records" / f"{k}.json").exists() for k in keys)
+    # the interval rule is stated, T groups are separated, filters are declared
+    assert "Student t" in html and 'class="tgroup"' in html
+    assert 'data-filters="timesteps,library,track,method"' in html
+
+
+def test_only_present_metrics_and_no_empty_tooltips(site):
+    for name in ("index.html", "board-digits-convnet-digits.html"):
+        html = page(site, name)
+        assert 'title=""' not in html
+        assert METRICS["grad_cosine"].title not in html  # no alignment records
+        assert METRICS["activation_bytes"].title in html
+    legend = page(site, "index.html").split('id="metrics"')[1]
+    assert "Firing rate</dt>" in legend or "Firing rate (neither" in legend
+
+
+def test_plots_are_inline_svg_with_their_numbers(site):
+    html = page(site, "board-digits-convnet-digits.html")
+    assert html.count("<svg") >= 4  # memory and time trade-offs, scaling, curves
+    assert "Pareto front" in html and "The numbers in this plot" in html
+    assert "b=1.00 (claims O(L·T))" in html  # bptt's memory doubles from T=2 to 4
+    assert "b=0.00 (claims O(L))" in html  # ottt_a's and rate_m's memory stays flat
+    assert "grows about linearly with T for bptt" in html
+    assert "$\\mathdefault" not in html  # plain tick labels
+
+
+def test_no_request_can_leave_the_folder(site):
+    for path in (site / "site").glob("*.html"):
+        html = path.read_text()
+        assert not re.search(r'(src|href)="(https?:)?//[^"]*\.(css|js|png|svg|woff2?)', html)
+        assert "<link" not in html and "@import" not in html
+        assert not re.search(r"url\((https?:)?//", html)
+        assert not re.search(r'<script[^>]+src=', html)
+
+
+def test_markup_in_a_record_renders_as_text_everywhere(site):
+    for path in [*(site / "site").glob("*.html"), site / "md" / "summary.md"]:
+        text = path.read_text()
+        assert "<script>alert" not in text, path.name
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page(site, "board-digits-convnet-digits.html")
+    assert "&amp; more" in page(site, "environment.html")
+
+
+def test_reproduction_matches_and_lists_the_rest(site):
+    html = page(site, "reproduction.html")
+    measured = html.split('id="measured"')[1].split('id="unmeasured"')[0]
+    assert "94.35" in measured and "-1.00" in measured  # 93.35 measured
+    assert "https://openreview.net/forum?id=CIj1CVbkpr" in measured
+    rest = html.split('id="unmeasured"')[1]
+    assert "95.64" in rest and "--matrix paper --datasets cifar10" in rest
+
+
+def test_methods_and_environment_pages(site):
+    methods = page(site, "methods.html")
+    assert 'id="rate_m"' in methods or 'id="rate-m"' in methods
+    assert "https://arxiv.org/abs/2410.11488" in methods
+    assert "O(L·T)" in methods and "grad_scale_by_T=True" in methods
+    env = page(site, "environment.html")
+    assert "python -m benches run --matrix m" in env
+    assert "python -m benches site --results" in env
+    assert "test-cpu" in env and "0123456789" in env
+
+
+def test_downloads(site):
+    board = pd.read_csv(site / "site" / "data" / "board-digits-convnet-digits.csv")
+    bptt = board[(board["method"] == "bptt") & (board["timesteps"] == 2)
+                 & board["variant"].isna()].iloc[0]
+    assert bptt["Top-1 (%) mean"] == pytest.approx(92.0)
+    assert bptt["Top-1 (%) std"] == pytest.approx(2.0)
+    assert len(bptt["records"].split()) == 3
+    overview = pd.read_csv(site / "site" / "data" / "overview.csv")
+    assert set(overview["dataset"]) == {"digits", "cifar10"}
+    everything = pd.read_csv(site / "site" / "data" / "records.csv")
+    assert len(everything) == len(list((site / "results").glob("*.json")))
+
+
+def test_markdown_summary(site):
+    text = (site / "md" / "summary.md").read_text()
+    assert "| Method" in text and "|---" in text.replace(":", "-").replace("|-", "|-")
+    assert re.search(r"\*\*92\.0 ± [12]\.0\*\*", text)  # the best mean is bold
+    assert re.search(r"\|\s+80\.0 ± 1\.0 \|", text)  # rate_m: neither bold nor tied
+    svgs = list((site / "md").glob("*.svg"))
+    assert svgs and all(f"]({p.name})" in text for p in svgs)
+
+
+def test_site_command(tmp_path, capsys):
+    write_site_records(tmp_path / "r")
+    assert main(["site", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "s"),
+                 "--markdown", str(tmp_path / "md")]) == 0
+    assert (tmp_path / "s" / "index.html").exists() and (tmp_path / "md" / "summary.md").exists()
+    assert main(["site", "--results", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err

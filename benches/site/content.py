@@ -1,0 +1,412 @@
+"""What each page of the site shows, built from the records alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .. import report
+from ..aggregate import GROUP, env_id
+from ..schema import LEADERBOARD, METRICS, accuracy_digits
+from ..tables import PROBLEM_HEADERS, problems
+from . import plots
+from .leaderboard import (
+    INTERVAL_NOTE,
+    TEXT_COLUMNS,
+    Board,
+    Value,
+    board_csv,
+    boards,
+    mark_best,
+    slugify,
+)
+from .reproduction import reproduction
+
+SCALING = ("time_per_iter_s", "backward_s", "activation_bytes")
+CLAIM_OF = {"backward_s": "backward", "activation_bytes": "memory"}  # metric → claimed figure
+FLAT_BELOW, LINEAR_ABOVE = report.ZERO_BELOW, report.ONE_ABOVE
+
+
+ABOUT_DEFAULTS: dict[str, dict[str, Any]] = {  # fields older records may lack
+    "method": {"description": "", "computes": "", "paper": "", "paper_url": "", "libraries": [],
+               "complexity": {"memory": "?", "backward": "?", "optimizer_steps": "?"},
+               "recipes": {}},
+    "dataset": {"description": ""},
+}
+
+
+@dataclass
+class Page:
+    file: str
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    toc: list[tuple[str, str]] = field(default_factory=list)  # (anchor, heading)
+
+
+@dataclass
+class OverviewRow:
+    method: str
+    board: Board
+    config: dict[str, Any]
+    values: dict[str, Value]
+    seeds: int
+
+
+@dataclass
+class Overview:
+    dataset: str
+    description: str
+    track: str
+    metrics: list[str]
+    rows: list[OverviewRow]
+    digits: int
+
+
+@dataclass
+class SiteContent:
+    pages: list[Page]
+    n_records: int
+    counts: dict[str, int]
+    overviews: list[Overview]
+    headline_plots: list[plots.Plot]
+    csv_tables: dict[str, pd.DataFrame]
+    commands: list[str]
+
+    @property
+    def nav(self) -> list[tuple[str, str]]:
+        return [(p.file, p.title) for p in self.pages]
+
+
+def _abouts(records: list[dict], part: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in sorted(records, key=lambda r: r.get("started_at") or ""):
+        about = (r.get("about") or {}).get(part)
+        if about:
+            out[about["name"]] = {**ABOUT_DEFAULTS.get(part, {}), **about}
+    return out
+
+
+def _label(config: dict[str, Any], varying: list[str]) -> str:
+    parts = [str(config["method"])]
+    for key in ("params", "variant"):
+        if config.get(key):
+            parts.append(f"({config[key]})")
+    extra = [str(config[k]) for k in ("library", "track", "backend", "precision", "device")
+             if k in varying]
+    if "compile" in varying and config.get("compile"):
+        extra.append("compiled")
+    return " ".join(parts) + (f" [{', '.join(extra)}]" if extra else "")
+
+
+def _series(block: pd.DataFrame, claims: dict[str, dict], metrics: tuple[str, ...]
+            ) -> list[plots.Series]:
+    """One series per configuration (all GROUP fields but T) of a seed summary block."""
+    keys = [k for k in GROUP if k != "timesteps"]
+    varying = [k for k in keys if block[k].astype(str).nunique() > 1]
+    out = []
+    for _, part in block.groupby(keys, dropna=False, sort=True):
+        part = part.sort_values("timesteps")
+        config = part.iloc[0].to_dict()
+        claim = claims.get(config["method"], {}).get("complexity") or {}
+        out.append(plots.Series(
+            _label(config, varying), str(config["method"]),
+            [int(t) for t in part["timesteps"]],
+            {m: [None if v != v else float(v) for v in part[m]] for m in metrics if m in part},
+            {m: claim[c] for m, c in CLAIM_OF.items() if c in claim}))
+    return out
+
+
+def _points(board: Board) -> list[dict]:
+    varying = [c.key for c in board.text_columns]
+    points = []
+    for row in board.rows:
+        item = {"label": _label(row.config, varying), "method": str(row.config["method"]),
+                "T": int(row.config["timesteps"])}
+        for col, value in zip(board.metric_columns, row.values, strict=True):
+            item[col.key] = value.mean
+        points.append(item)
+    return points
+
+
+def _curves(board: Board, by_key: dict[str, dict]) -> dict[int, list[dict]]:
+    varying = [c.key for c in board.text_columns if c.key != "timesteps"]
+    groups: dict[int, list[dict]] = {}
+    for row in board.rows:
+        runs = [by_key[k]["metrics"] for _, k in row.records if k in by_key]
+        accs = [m.get("test_top1_curve") or [] for m in runs]
+        losses = [m.get("train_loss_curve") or [] for m in runs]
+        n = min((len(a) for a in accs), default=0)
+        if n == 0:
+            continue
+        mean = lambda series, i: sum(s[i] for s in series) / len(series)  # noqa: E731
+        groups.setdefault(int(row.config["timesteps"]), []).append({
+            "label": _label(row.config, varying), "method": str(row.config["method"]),
+            "acc": [mean(accs, i) for i in range(n)],
+            "loss": [mean(losses, i) for i in range(min(len(x) for x in losses))]})
+    return groups
+
+
+def findings(series: list[plots.Series], where: str) -> list[str]:
+    """Sentences that say, from fitted exponents, which costs grow with T and which stay flat."""
+    out = []
+    for metric in ("activation_bytes", "backward_s", "time_per_iter_s"):
+        noun = METRICS[metric].name
+        grows, flat, between = [], [], []
+        for s in series:
+            ys = s.values.get(metric) or []
+            fit = report.fit_scaling(s.ts, ys)
+            if fit is None:
+                continue
+            item = f"{s.label} (b = {round(fit.exponent, 2) + 0.0:.2f})"
+            (grows if fit.exponent > LINEAR_ABOVE else flat if fit.exponent < FLAT_BELOW
+             else between).append(item)
+        if not grows and not flat and not between:
+            continue
+        ts = sorted({t for s in series for t in s.ts})
+        parts = [f"{noun} on {where} over T = {', '.join(map(str, ts))}, fitted as T^b:"]
+        if grows:
+            parts.append(f"grows about linearly with T for {', '.join(grows)};")
+        if between:
+            parts.append(f"grows sublinearly for {', '.join(between)};")
+        if flat:
+            parts.append(f"stays flat for {', '.join(flat)}.")
+        out.append(" ".join(parts).rstrip(";") + ("" if parts[-1].endswith(".") else "."))
+    return out
+
+
+def overview_tables(all_boards: list[Board], datasets: dict[str, dict]) -> list[Overview]:
+    """Per dataset and track: each method's best configuration by mean top-1."""
+    out = []
+    for dataset in sorted({b.dataset for b in all_boards}):
+        mine = [b for b in all_boards if b.dataset == dataset]
+        metrics = [m for m in LEADERBOARD
+                   if any(m in [c.key for c in b.metric_columns] for b in mine)]
+        samples = [b.test_samples for b in mine if b.test_samples]
+        digits = accuracy_digits(min(samples) if samples else None)
+        tracks = sorted({str(r.config["track"]) for b in mine for r in b.rows})
+        for track in tracks:
+            best: dict[str, OverviewRow] = {}
+            for b in mine:
+                keys = [c.key for c in b.metric_columns]
+                for row in b.rows:
+                    if str(row.config["track"]) != track:
+                        continue
+                    values = {k: dataclasses.replace(v) for k, v in zip(keys, row.values,
+                                                                        strict=True)}
+                    top1 = values.get("test_top1")
+                    score = top1.mean if top1 and top1.mean is not None else float("-inf")
+                    name = _label(row.config, [])
+                    held = best.get(name)
+                    held_top1 = held.values.get("test_top1") if held else None
+                    if held is None or score > (held_top1.mean if held_top1 and
+                                                held_top1.mean is not None else float("-inf")):
+                        best[name] = OverviewRow(name, b, row.config, values, row.seeds)
+            rows = sorted(best.values(), key=lambda r: -(
+                r.values["test_top1"].mean if "test_top1" in r.values
+                and r.values["test_top1"].mean is not None else float("-inf")))
+            for m in metrics:
+                mark_best([r.values[m] for r in rows if m in r.values], METRICS[m].better)
+            about = datasets.get(dataset, {})
+            out.append(Overview(dataset, about.get("description", ""), track, metrics, rows,
+                                digits))
+    return out
+
+
+def environments(records: list[dict]) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for r in records:
+        if r["env"]:
+            seen.setdefault(env_id(r["env"]), r["env"])
+    return [
+        {"id": k, "device": e.get("device_name"), "cpu": e.get("cpu_model"),
+         "threads": e.get("torch_threads"), "cpus": e.get("cpu_count"),
+         "python": e.get("python"), "platform": e.get("platform"),
+         "versions": ", ".join(f"{n} {v}" for n, v in (e.get("versions") or {}).items() if v),
+         "cuda": e.get("cuda"), "cudnn": e.get("cudnn"), "driver": e.get("cuda_driver"),
+         "commit": (e.get("git_commit") or "")[:10] + (" (dirty)" if e.get("git_dirty") else "")}
+        for k, e in sorted(seen.items())
+    ]
+
+
+def _common_recipe(methods: dict[str, dict]) -> dict[str, Any]:
+    """The common-track recipe most methods share (a method's forced values aside)."""
+    recipes = [m["recipes"].get("common", {}) for m in methods.values()]
+    keys = sorted({k for r in recipes for k in r})
+    return {k: Counter(repr(r.get(k)) for r in recipes).most_common(1)[0][0] for k in keys}
+
+
+def _diff(recipe: dict[str, Any], base: dict[str, Any], as_repr: bool = False) -> str:
+    items = []
+    for k, v in sorted(recipe.items()):
+        b = base.get(k)
+        if (repr(v) if as_repr else v) != b:
+            items.append(f"{k}={v}")
+    return ", ".join(items) or "as the common recipe"
+
+
+def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFrame,
+                  summary: pd.DataFrame, results_dir: str, out_dir: str) -> SiteContent:
+    """Everything the templates show."""
+    methods = _abouts(records, "method")
+    datasets = _abouts(records, "dataset")
+    by_key = {r["key"]: r for r in records}
+    all_methods = sorted(set(frame["method"]))
+    colors = plots.method_colors(all_methods)
+    all_boards = boards(frame, summary)
+    used: Counter[str] = Counter()
+    pages: list[Page] = []
+    csv_tables: dict[str, pd.DataFrame] = {}
+    headline: list[plots.Plot] = []
+    board_pages = []
+    for board in all_boards:
+        used[board.slug] += 1
+        slug = board.slug if used[board.slug] == 1 else f"{board.slug}-{used[board.slug]}"
+        csv_name = f"board-{slug}.csv"
+        board.file = f"board-{slug}.html"
+        csv_tables[csv_name] = board_csv(board)
+        points = _points(board)
+        series = _series(board.frame, methods, SCALING)
+        figures = [p for p in (
+            plots.tradeoff(f"{slug}-mem", f"{board.title}: accuracy vs activation memory",
+                           points, "activation_bytes", "test_top1", colors),
+            plots.tradeoff(f"{slug}-gpumem", f"{board.title}: accuracy vs GPU memory",
+                           points, "cuda_max_allocated_bytes", "test_top1", colors),
+            plots.tradeoff(f"{slug}-time", f"{board.title}: accuracy vs time per iteration",
+                           points, "time_per_iter_s", "test_top1", colors),
+            plots.scaling(f"{slug}-scaling", f"{board.title}: cost vs T", series, SCALING,
+                          colors),
+            plots.curves(f"{slug}-curves", f"{board.title}: training curves",
+                         _curves(board, by_key), colors),
+        ) if p is not None]
+        if figures:
+            headline.append(figures[0])
+        where = board.title
+        legend = [METRICS[c.key] for c in board.metric_columns]
+        toc = [("table", "Leaderboard"), *[(f.id, f.heading) for f in figures],
+               ("metrics", "Metrics")]
+        board_pages.append(Page(
+            f"board-{slug}.html", board.title, "board.html.j2",
+            {"board": board, "figures": figures, "csv": f"data/{csv_name}",
+             "interval_note": INTERVAL_NOTE, "legend_metrics": legend,
+             "dataset_about": datasets.get(board.dataset, {}),
+             "findings": findings(series, where),
+             "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))
+
+    overviews = overview_tables(all_boards, datasets)
+    for ov in overviews:
+        rows = []
+        for r in ov.rows:
+            item = {"dataset": ov.dataset, "track": ov.track, "method": r.method,
+                    "architecture": r.config["architecture"], "T": r.config["timesteps"],
+                    "library": r.config["library"], "seeds": r.seeds}
+            for m in ov.metrics:
+                v = r.values.get(m)
+                item[f"{METRICS[m].title} mean"] = v.mean if v else None
+                item[f"{METRICS[m].title} std"] = v.std if v else None
+            rows.append(item)
+        key = "overview.csv"
+        csv_tables[key] = pd.concat([csv_tables.get(key, pd.DataFrame()), pd.DataFrame(rows)],
+                                    ignore_index=True)
+
+    eff_frame = report.ok_frame(results_dir, "efficiency")
+    eff_pages = []
+    if not eff_frame.empty:
+        sections = []
+        rows = report.efficiency_rows(eff_frame)
+        for keys, group in pd.DataFrame(rows).groupby(report.GROUP, sort=True):
+            setting = " · ".join(str(k) for k in keys)
+            series = []
+            for _, r in group.iterrows():
+                claim = r["claimed"]
+                series.append(plots.Series(
+                    str(r["method"]), str(r["base_method"]), list(r["T"]),
+                    {m: r[m] for m in SCALING},
+                    {"backward_s": claim.backward, "activation_bytes": claim.memory}
+                    if claim else {}))
+            fig = plots.scaling(f"eff-{slugify(setting)}", f"Cost vs T — {setting}", series,
+                                SCALING, colors)
+            sections.append({"title": setting, "figure": fig,
+                             "findings": findings(series, setting)})
+        tables = report.efficiency_tables(results_dir)
+        eff_pages.append(Page(
+            "efficiency.html", "Efficiency", "efficiency.html.j2",
+            {"sections": sections, "tables": tables,
+             "note": f"One fixed batch per point, warm-up excluded. Exponents b of y = a·T^b are "
+                     f"fitted in log–log; the verdict compares the exponents of activation memory "
+                     f"and backward time with the claimed complexity (O(1) in T: b < "
+                     f"{FLAT_BELOW}; O(T): b > {LINEAR_ABOVE})."},
+            [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
+
+    al_frame = report.ok_frame(results_dir, "alignment")
+    if not al_frame.empty:
+        sections = []
+        for keys, block in al_frame.groupby(report.GROUP, sort=True):
+            setting = " · ".join(str(k) for k in keys)
+            series = []
+            for method, mblock in block.groupby("method", sort=True):
+                means = mblock.groupby("timesteps")[["grad_cosine", "grad_norm_ratio"]].mean()
+                series.append(plots.Series(
+                    str(method), str(mblock["base_method"].iloc[0]),
+                    [int(t) for t in means.index],
+                    {m: [None if v != v else float(v) for v in means[m]] for m in means}))
+            figs = [f for f in (
+                plots.over_t(f"cos-{slugify(setting)}", f"Gradient cosine with BPTT — {setting}",
+                             series, "grad_cosine", colors, reference=1.0),
+                plots.over_t(f"norm-{slugify(setting)}", f"Gradient norm ratio — {setting}",
+                             series, "grad_norm_ratio", colors, log_y=True, reference=1.0),
+            ) if f is not None]
+            sections.append({"title": setting, "figures": figs})
+        eff_pages.append(Page(
+            "alignment.html", "Gradient alignment", "alignment.html.j2",
+            {"sections": sections, "tables": report.alignment_tables(results_dir),
+             "note": "One batch, identical initial weights: the cosine between each method's "
+                     "gradient and the exact BPTT gradient of the method's own objective through "
+                     "its own forward (reset detached, as bptt), and the ratio of their norms."},
+            [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
+
+    matches, unmatched = reproduction(summary)
+    ok = frame[frame["status"] == "ok"]
+    measured_libs = {m: sorted(set(b["library"])) for m, b in ok.groupby("method")}
+    common = _common_recipe(methods) if methods else {}
+    method_rows = [
+        {"name": name, "anchor": slugify(name), "about": about,
+         "common": _diff(about["recipes"].get("common", {}), common, as_repr=True),
+         "paper": _diff(about["recipes"].get("paper", {}), about["recipes"].get("common", {})),
+         "measured": measured_libs.get(name, [])}
+        for name, about in sorted(methods.items())]
+    commands = sorted({c for c in (r.get("command") for r in records) if c})
+    started = sorted(s for s in (r.get("started_at") for r in records) if s)
+    statuses = Counter(r["status"] for r in records)
+
+    index = Page("index.html", "Overview", "index.html.j2", {
+        "overviews": overviews, "board_pages": board_pages, "headline": headline,
+        "methods": method_rows, "datasets": datasets,
+        "legend_metrics": [METRICS[m] for m in METRICS if frame[m].notna().any()],
+        "interval_note": INTERVAL_NOTE,
+    }, [(slugify(f"{o.dataset}-{o.track}"), f"{o.dataset}, {o.track} recipe")
+        for o in overviews] + [("plots", "Headline plots"), ("glossary", "What the names mean"),
+                               ("metrics", "Metrics")])
+    pages = [index, *board_pages, *eff_pages]
+    pages.append(Page("reproduction.html", "Reproduction", "reproduction.html.j2",
+                      {"matches": matches, "unmatched": unmatched},
+                      [("measured", "Measured vs published"), ("unmeasured", "Not yet measured")]))
+    pages.append(Page("methods.html", "Methods", "methods.html.j2",
+                      {"methods": method_rows, "common": common},
+                      [(m["anchor"], m["name"]) for m in method_rows]))
+    pages.append(Page("environment.html", "Environment", "environment.html.j2", {
+        "environments": environments(records), "commands": commands,
+        "first": started[0] if started else None, "last": started[-1] if started else None,
+        "results_dir": results_dir, "out_dir": out_dir,
+        "problems": problems(frame), "problem_headers": PROBLEM_HEADERS,
+        "unreadable": unreadable, "matrices": sorted({m for m in frame["matrix"]
+                                                     if isinstance(m, str) and m}),
+        "downloads": sorted(csv_tables),
+    }, [("reproduce", "Reproduce this page"), ("machines", "Machines and versions"),
+        ("downloads", "Downloads"), ("problems", "Failures and skips")]))
+    return SiteContent(pages, len(records), dict(statuses), overviews, headline, csv_tables,
+                       commands)

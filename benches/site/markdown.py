@@ -1,0 +1,61 @@
+"""``benches site --markdown DIR``: a README-ready summary — the overview tables in Markdown
+and the headline plots as SVG files next to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tabulate import tabulate
+
+from ..atomic import write_atomically
+from ..schema import METRICS
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, markup neutralised)."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+def summary_markdown(content, figure_files: dict[str, str]) -> str:
+    """The overview tables and links to the plot files."""
+    lines = [f"Measured from {content.n_records} records "
+             f"({', '.join(f'{n} {s}' for s, n in sorted(content.counts.items()))}).", ""]
+    for ov in content.overviews:
+        lines.append(f"### {_cell(ov.dataset)} — {ov.track} recipe: each method's best "
+                     "configuration")
+        headers = ["Method", "Architecture", "T", "Library",
+                   *[f"{METRICS[m].title} {METRICS[m].arrow}".strip() for m in ov.metrics], "n"]
+        rows = []
+        for r in ov.rows:
+            cells = [_cell(r.method), _cell(str(r.config["architecture"])),
+                     str(r.config["timesteps"]), _cell(str(r.config["library"]))]
+            for m in ov.metrics:
+                v = r.values.get(m)
+                text = v.text if v else "–"
+                cells.append({"best": f"**{text}**", "tie": f"{text} ≈"}.get(
+                    v.mark if v else "", text))
+            cells.append(str(r.seeds))
+            rows.append(cells)
+        lines += [tabulate(rows, headers, tablefmt="github", disable_numparse=True,
+                           colalign=["left"] * 4 + ["right"] * (len(headers) - 4)), ""]
+    lines.append("Bold: the best mean of the column; ≈: its 95 % interval over seeds overlaps "
+                 "the best one's.")
+    lines.append("")
+    for plot_id, name in figure_files.items():
+        plot = next(p for p in content.headline_plots if p.id == plot_id)
+        lines += [f"![{_cell(plot.title)}]({name})", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(content, out: Path) -> Path:
+    """Write ``summary.md`` and one SVG per headline plot into ``out``; returns the .md path."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for plot in content.headline_plots:
+        name = f"{plot.id}.svg"
+        write_atomically(out / name, lambda fh, s=plot.svg: fh.write(
+            ('<?xml version="1.0" encoding="utf-8"?>\n' + s).encode()), binary=True)
+        files[plot.id] = name
+    text = summary_markdown(content, files)
+    return write_atomically(out / "summary.md", lambda fh: fh.write(text.encode()), binary=True)
