@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the efficiency sweep: time and activation memory vs T, fits, verdicts")
     show.add_argument("--alignment", action="store_true",
                       help="gradient alignment with BPTT vs T")
+    show.add_argument("--format", dest="fmt", choices=("plain", "markdown", "csv"),
+                      default="plain", help="plain: aligned text fitted to the terminal "
+                      "(default); markdown: pipe tables; csv: every column, mean and std apart")
+    show.add_argument("--width", help="plain: fit the tables to this many columns (default: "
+                      "the terminal's, or $COLUMNS)")
 
     site = sub.add_parser("site", help="render the static leaderboard",
                           description="Render every record into a static site in OUT "
@@ -340,12 +345,15 @@ def cmd_show(args) -> int:
     if args.efficiency or args.alignment:
         from .report import show_report
 
+        if args.fmt == "csv":
+            raise UserError("--format csv is for the leaderboards; --efficiency and "
+                            "--alignment print markdown tables")
         kinds = [k for k in ("efficiency", "alignment") if getattr(args, k)]
         text = "\n\n".join(show_report(args.results, kind) for kind in kinds)
     else:
         from .show import show
 
-        text = show(args.results, args.dataset)
+        text = show(args.results, args.dataset, args.fmt, args.width)
     print(text)
     return 0
 
