@@ -8,6 +8,7 @@ from helpers import make_cell
 from benches.cli import main
 from benches.records import make_record, write_record
 from benches.report import Fit, fit_scaling, verdict
+from benches.worker import about
 
 TS = [1, 2, 4, 8, 16]
 
@@ -35,7 +36,7 @@ def efficiency_record(method, T, seconds, backward, act):
     cell = make_cell(method, timesteps=T, mode="efficiency", dataset="synthetic_cifar",
                      architecture="resnet18")
     metrics = {"time_per_iter_s": seconds, "backward_s": backward, "activation_bytes": act}
-    return make_record(cell, "ok", None, metrics, {})
+    return make_record(cell, "ok", None, metrics, {}, about=about(cell))
 
 
 def test_show_efficiency_prints_fits_and_verdicts(tmp_path, capsys):

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from scipy import stats
-from site_records import EVIL, write_site_records
+from site_records import write_site_records
 
 from benches.cli import main
 from benches.schema import METRICS, accuracy_digits
