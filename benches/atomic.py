@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
                      binary: bool = False, prefix: str = ".") -> Path:
-    """Create or replace ``path`` with what ``write(file)`` writes; returns the path."""
+    """Create or replace ``path`` with what ``write(file)`` writes, readable as a file that
+    ``open()`` creates would be (the umask applies); returns the path."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
@@ -20,6 +27,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would make it (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pandas as pd
@@ -174,5 +175,10 @@ def test_site_command(tmp_path, capsys):
     assert main(["site", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "s"),
                  "--markdown", str(tmp_path / "md")]) == 0
     assert (tmp_path / "s" / "index.html").exists() and (tmp_path / "md" / "summary.md").exists()
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (tmp_path / "s" / "index.html", tmp_path / "s" / "data" / "overview.csv",
+                 next((tmp_path / "r").glob("*.json"))):  # servable: not mkstemp's 0600
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask
     assert main(["site", "--results", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
