@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from .errors import UserError
 from .records import load_records
-from .schema import EFFICIENCY, METRICS
+from .schema import ALIGNMENT, EFFICIENCY, METRICS
 
 ZERO_BELOW = 0.35  # a claimed O(1)-in-T figure must fit an exponent below this
 ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
@@ -117,59 +117,59 @@ def _fmt(value, scale, digits):
     return f"{value * scale + 0.0:.{digits}f}".replace("-0.000", "0.000").replace("-0.00", "0.00")
 
 
+def _per_t(metric: str, values: list | None, ts: list[int], at: list[int],
+           extra_digits: int = 0) -> list[str]:
+    m = METRICS[metric]
+    index = dict(zip(at, range(len(at)), strict=True))
+    return [m.format(values[index[t]], digits=m.digits + extra_digits)
+            if values is not None and t in index else "–" for t in ts]
+
+
 def efficiency_tables(results: str) -> list[dict]:
-    """Tables (title, headers, rows) for the efficiency sweep."""
+    """Tables (title, headers, rows) for the efficiency sweep: each metric of
+    :data:`~benches.schema.EFFICIENCY` at each T, then the fits and verdicts."""
     frame = ok_frame(results, "efficiency")
     if frame.empty:
         return []
     tables = []
     rows = efficiency_rows(frame)
+    time, memory = METRICS["time_per_iter_s"], METRICS["activation_bytes"]
     for keys, group in pd.DataFrame(rows).groupby(GROUP, sort=True):
         setting = " / ".join(str(k) for k in keys)
         ts = sorted({t for r in group["T"] for t in r})
-        time_rows, mem_rows, fit_rows, busy_rows = [], [], [], []
+        t_headers = ["method"] + [f"T={t}" for t in ts]
+        for metric in EFFICIENCY:
+            if not any(v is not None for values in group[metric] for v in values):
+                continue
+            tables.append({
+                "title": f"{METRICS[metric].title} — {setting}", "headers": t_headers,
+                "rows": [[r["method"], *_per_t(metric, r[metric], ts, r["T"])]
+                         for _, r in group.iterrows()]})
+        fit_rows = []
         for _, r in group.iterrows():
-            at = dict(zip(r["T"], range(len(r["T"])), strict=True))
-            def cell(metric, scale, digits, t, r=r, at=at):
-                return _fmt(r[metric][at[t]], scale, digits) if t in at else "–"
-            time_rows.append([r["method"]] + [cell("time_per_iter_s", 1e3, 1, t) for t in ts])
-            mem_rows.append([r["method"]] + [cell("activation_bytes", 2**-20, 2, t) for t in ts])
-            busy_rows.append([r["method"]] + [
-                f"{cell('gpu_busy_fraction', 100, 0, t)} ({cell('kernels_per_iter', 1, 0, t)})"
-                for t in ts])
             tf, bf, mf = r["time_per_iter_s_fit"], r["backward_s_fit"], r["activation_bytes_fit"]
             claimed = r["claimed"]
             fit_rows.append([
                 r["method"],
-                _fmt(tf and tf.exponent, 1, 2), _fmt(tf and tf.slope, 1e3, 2),
+                _fmt(tf and tf.exponent, 1, 2), _fmt(tf and tf.slope, time.scale, 2),
                 _fmt(bf and bf.exponent, 1, 2),
-                _fmt(mf and mf.exponent, 1, 2), _fmt(mf and mf.slope, 2**-20, 3),
+                _fmt(mf and mf.exponent, 1, 2), _fmt(mf and mf.slope, memory.scale, 3),
                 f"O({claimed.memory}) {r.get('memory_verdict', 'n/a')}" if claimed else "–",
                 f"O({claimed.backward}) {r.get('backward_verdict', 'n/a')}" if claimed else "–",
             ])
-        t_headers = ["method"] + [f"T={t}" for t in ts]
-        tables += [
-            {"title": f"Time per iteration (ms) — {setting}", "headers": t_headers,
-             "rows": time_rows},
-            {"title": f"Activation memory (MiB) — {setting}", "headers": t_headers,
-             "rows": mem_rows},
-        ]
-        if any(v is not None for values in group["gpu_busy_fraction"] for v in values):
-            tables.append({
-                "title": f"{METRICS['gpu_busy_fraction'].title} (kernels per iteration) — "
-                         f"{setting}", "headers": t_headers, "rows": busy_rows})
-        tables += [
-            {"title": f"Scaling in T and verdict — {setting}",
-             "headers": ["method", "time exp.", "time slope (ms/T)", "backward exp.",
-                         "memory exp.", "memory slope (MiB/T)", "memory: claimed, verdict",
-                         "backward: claimed, verdict"],
-             "rows": fit_rows},
-        ]
+        tables.append({
+            "title": f"Scaling in T and verdict — {setting}",
+            "headers": ["method", f"{time.name} exp.", f"{time.name} slope ({time.unit}/T)",
+                        f"{METRICS['backward_s'].name} exp.", f"{memory.name} exp.",
+                        f"{memory.name} slope ({memory.unit}/T)", "memory: claimed, verdict",
+                        "backward: claimed, verdict"],
+            "rows": fit_rows})
     return tables
 
 
 def alignment_tables(results: str) -> list[dict]:
-    """Cosine with BPTT and norm ratio per method over T."""
+    """Each metric of :data:`~benches.schema.ALIGNMENT` per method over T (means over seeds,
+    one decimal more than the schema's so small departures from 1 show)."""
     frame = ok_frame(results, "alignment")
     if frame.empty:
         return []
@@ -177,13 +177,13 @@ def alignment_tables(results: str) -> list[dict]:
     for keys, block in frame.groupby(GROUP, sort=True):
         setting = " / ".join(str(k) for k in keys)
         ts = sorted(set(block["timesteps"]))
-        for metric, title, digits in (("grad_cosine", "Gradient cosine with BPTT", 4),
-                                      ("grad_norm_ratio", "Gradient norm ratio to BPTT", 3)):
+        for metric in ALIGNMENT:
             rows = []
             for method, mblock in block.groupby("method", sort=True):
                 means = mblock.groupby("timesteps")[metric].mean()
-                rows.append([method] + [_fmt(means.get(t), 1, digits) for t in ts])
-            tables.append({"title": f"{title} — {setting}",
+                rows.append([method, *_per_t(metric, list(means), ts, list(means.index),
+                                             extra_digits=1)])
+            tables.append({"title": f"{METRICS[metric].title} with BPTT — {setting}",
                            "headers": ["method"] + [f"T={t}" for t in ts], "rows": rows})
     return tables
 

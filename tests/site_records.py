@@ -54,6 +54,19 @@ def write_site_records(results: Path) -> None:
                                                 "time_per_iter_s": 0.02}, ENV), results)
     write_record(make_record(make_cell("sltt", timesteps=4), "skipped",
                              f"{EVIL} & more"), results)
+    for t in (1, 2, 4):  # an efficiency sweep and an alignment sweep
+        for method, grows in (("bptt", True), ("rate_m", False)):
+            cell = make_cell(method, timesteps=t, mode="efficiency", dataset="synthetic_cifar",
+                             architecture="resnet18")
+            scale = t if grows else 1
+            write_record(make_record(cell, "ok", None, {
+                "time_per_iter_s": 0.01 * t, "backward_s": 0.005 * scale,
+                "activation_bytes": 2**20 * scale}, ENV, about=about(cell)), results)
+        for method, cosine in (("bptt", 1.0), ("ottt_a", 0.9 / t)):
+            cell = make_cell(method, timesteps=t, mode="alignment")
+            write_record(make_record(cell, "ok", None, {
+                "grad_cosine": cosine, "grad_norm_ratio": 1.0 / t}, ENV, about=about(cell)),
+                results)
     cifar = make_cell("os", dataset="cifar10", architecture="vggsnn", timesteps=4,
                       track="paper")
     write_record(make_record(cifar, "ok", None, {"test_top1": 0.9335, "test_samples": 10000},

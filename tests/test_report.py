@@ -80,4 +80,8 @@ def test_show_efficiency_prints_gpu_busy_and_kernels_per_precision(tmp_path, cap
     titles = [line for line in out.splitlines() if line.startswith("## GPU busy")]
     assert len(titles) == 2 and any("bf16" in t for t in titles)  # one table per precision
     rows = [line for line in out.splitlines() if line.startswith("| os ")]
-    assert "| 91 (4000) " in out and "| 62 (8000) " in out, rows
+    sections = {part.split("\n", 1)[0]: part for part in out.split("## ")[1:]}
+    busy = "".join(v for k, v in sections.items() if k.startswith("GPU busy (%)"))
+    kernels = "".join(v for k, v in sections.items() if k.startswith("Kernels/iter"))
+    assert "| 91 " in busy and "| 62 " in busy, rows
+    assert "| 4000 " in kernels and "| 8000 " in kernels

@@ -95,8 +95,9 @@ def test_only_present_metrics_and_no_empty_tooltips(site):
     for name in ("index.html", "board-digits-convnet-digits.html"):
         html = page(site, name)
         assert 'title=""' not in html
-        assert METRICS["grad_cosine"].title not in html  # no alignment records
+        assert METRICS["gpu_busy_fraction"].title not in html  # in no record
         assert METRICS["activation_bytes"].title in html
+    assert METRICS["grad_cosine"].title not in page(site, "board-digits-convnet-digits.html")
     legend = page(site, "index.html").split('id="metrics"')[1]
     assert "Firing rate</dt>" in legend or "Firing rate (neither" in legend
 
@@ -109,6 +110,16 @@ def test_plots_are_inline_svg_with_their_numbers(site):
     assert "b=0.00 (claims O(L))" in html  # ottt_a's and rate_m's memory stays flat
     assert "grows about linearly with T for bptt" in html
     assert "$\\mathdefault" not in html  # plain tick labels
+
+
+def test_efficiency_and_alignment_pages(site):
+    eff = page(site, "efficiency.html")
+    assert eff.count("<svg") == 1
+    assert "bptt: b=1.00 (claims O(L·T))" in eff and "rate_m: b=0.00 (claims O(L))" in eff
+    assert "O(L·T) ok" in eff and "O(L) ok" in eff  # the verdict table
+    align = page(site, "alignment.html")
+    assert align.count("<svg") == 2  # cosine and norm ratio vs T
+    assert "T=4: 0.2250" in align  # ottt_a's cosine at T=4, one decimal more than the schema
 
 
 def test_no_request_can_leave_the_folder(site):
@@ -158,6 +169,7 @@ def test_downloads(site):
     overview = pd.read_csv(site / "site" / "data" / "overview.csv")
     assert set(overview["dataset"]) == {"digits", "cifar10"}
     everything = pd.read_csv(site / "site" / "data" / "records.csv")
+    assert set(everything["mode"]) == {"train", "efficiency", "alignment"}
     assert len(everything) == len(list((site / "results").glob("*.json")))
 
 

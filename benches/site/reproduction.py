@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-from ..schema import METRICS
+from ..schema import METRICS, accuracy_digits
 
 # A published row may name a method family when the paper does not say which variant it ran.
 VARIANTS = {"rate": ("rate_m", "rate_s"), "ottt": ("ottt_a", "ottt_o")}
@@ -30,13 +30,26 @@ class Match:
     library: str
     architecture: str
     timesteps: int
-    measured: float  # top-1 in %
+    measured: float  # top-1 in display units (%)
     std: float | None
     seeds: int
+    digits: int  # decimals the test set supports
 
     @property
     def delta(self) -> float:
         return self.measured - float(self.published["top1"])
+
+    @property
+    def measured_text(self) -> str:
+        return f"{self.measured:.{self.digits}f}"
+
+    @property
+    def std_text(self) -> str:
+        return "" if self.std is None else f"{self.std:.{self.digits}f}"
+
+    @property
+    def delta_text(self) -> str:
+        return f"{self.delta:+.{self.digits}f}"
 
 
 def _matches(p: dict[str, str], row: pd.Series) -> bool:
@@ -44,6 +57,11 @@ def _matches(p: dict[str, str], row: pd.Series) -> bool:
     return (row["dataset"] == p["dataset"] and row["method"] in methods
             and (not p["architecture"] or row["architecture"] == p["architecture"])
             and (not p["T"] or int(row["timesteps"]) == int(p["T"])))
+
+
+def _samples(row: pd.Series) -> int | None:
+    value = row.get("test_samples")
+    return None if value is None or value != value else int(value)
 
 
 def reproduction(summary: pd.DataFrame) -> tuple[list[Match], list[dict[str, str]]]:
@@ -63,7 +81,8 @@ def reproduction(summary: pd.DataFrame) -> tuple[list[Match], list[dict[str, str
             matches.append(Match(
                 p, r["method"], r["track"], r["library"], r["architecture"],
                 int(r["timesteps"]), top1.display(r["test_top1"]),
-                top1.display(std) if r["seeds"] > 1 else None, int(r["seeds"])))
+                top1.display(std) if r["seeds"] > 1 else None, int(r["seeds"]),
+                accuracy_digits(_samples(r), top1.digits)))
     matches.sort(key=lambda m: (m.published["dataset"], m.method, m.timesteps, m.track))
     return matches, unmatched
 
