@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..report import fit_scaling  # noqa: E402
 from ..schema import METRICS  # noqa: E402
@@ -92,6 +92,7 @@ def _plain_log(ax, axis: str = "both") -> None:
     for name in ("x", "y") if axis == "both" else (axis,):
         a = getattr(ax, f"{name}axis")
         if a.get_scale() == "log":
+            a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             a.set_major_formatter(PLAIN)
             a.set_minor_formatter(NullFormatter())
 
