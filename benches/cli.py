@@ -301,10 +301,11 @@ def cmd_list(args) -> int:
         for name in list_datasets():
             d = get_dataset(name)
             ok, where = d.locate(args.data_root)
-            rows.append([name, d.description, "×".join(map(str, d.in_shape)), d.num_classes,
-                         "yes" if ok else "no", where])
-        print(tabulate(rows, ["dataset", "description", "shape", "classes", "present",
-                              "where"]))
+            rows.append([name, d.description, d.modality, d.time_semantics,
+                         "×".join(map(str, d.in_shape)), d.num_classes, "yes" if ok else "no",
+                         where])
+        print(tabulate(rows, ["dataset", "description", "modality", "T steps are", "shape",
+                              "classes", "present", "where"]))
     elif args.kind == "architectures":
         from methods.architectures import get_architecture, list_architectures
 

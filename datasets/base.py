@@ -47,6 +47,10 @@ class Dataset(ABC):
     num_classes: ClassVar[int]
     in_shape: ClassVar[tuple[int, ...]]
     encoding: ClassVar[str] = "direct"  # "direct" or "frames"
+    modality: ClassVar[str] = "static image"
+    """What a sample is: ``static image``, ``events`` (an event camera) or ``sequence``."""
+    time_semantics: ClassVar[str] = "the same image at every step"
+    """What the T steps are (the image repeated, time bins of a recording, a sequence)."""
     default_architecture: ClassVar[str] = ""
     recipe_defaults: ClassVar[dict[str, Any]] = {}
     """Training budget that suits this dataset (applied under the matrix's own settings)."""
@@ -62,7 +66,8 @@ class Dataset(ABC):
         """What a record says of this data set (reports need nothing but the records)."""
         return {"name": self.name, "description": self.description,
                 "num_classes": self.num_classes, "in_shape": list(self.in_shape),
-                "encoding": self.encoding, "embedded": not self.layout}
+                "encoding": self.encoding, "modality": self.modality,
+                "time_semantics": self.time_semantics, "embedded": not self.layout}
 
     def locate(self, root: str | os.PathLike | None = None) -> tuple[bool, str]:
         """Whether the files are present, and where this looked (or what it uses)."""
@@ -102,6 +107,7 @@ DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
     builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs",
+              "datasets.digits_seq",
               "datasets.cifar10_dvs", "datasets.synthetic_cifar"),
 )
 register_dataset = DATASETS.register

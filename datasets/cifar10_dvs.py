@@ -97,6 +97,8 @@ class Cifar10DVS(Dataset):
     num_classes = 10
     in_shape = (2, SIZE, SIZE)
     encoding = "frames"
+    modality = "events"
+    time_semantics = "T equal slices of the recording (spikingjelly frames)"
     default_architecture = "vggsnn"
     recipe_defaults = {"augment": ("flip", "roll")}
     augmentations = ("flip", "roll")

@@ -130,6 +130,8 @@ class DigitsDVS(Dataset):
     num_classes = 10
     in_shape = (2, 8, 8)
     encoding = "frames"
+    modality = "events"
+    time_semantics = "T equal time bins of the event stream"
     default_architecture = "convnet_digits"
     recipe_defaults = {"epochs": 10, "batch_size": 64, "lr": 0.05, "augment": ()}
 

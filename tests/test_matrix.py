@@ -16,9 +16,13 @@ def test_default_matrix_covers_every_method_on_both_embedded_datasets():
     assert {c.timesteps for c in digits} == {2, 4, 8}
     assert len({c.seed for c in digits}) >= 2
     assert any(c.dataset == "digits_dvs" for c in cells)
+    seq = [c for c in cells if c.dataset == "digits_seq"]  # the temporal task, 3 seeds
+    assert {c.method for c in seq} == set(list_methods()) and len(seq) == 27
+    assert {c.timesteps for c in seq} == {8}
     for c in cells:
-        assert c.recipe["track"] == "common" and c.architecture == "convnet_digits"
-        assert c.recipe["epochs"] in (8, 10) and c.recipe["augment"] == []
+        assert c.recipe["track"] == "common"
+        assert c.architecture == ("fc_seq" if c.dataset == "digits_seq" else "convnet_digits")
+        assert c.recipe["epochs"] in (8, 10, 12) and c.recipe["augment"] == []
     assert len(cells) == len({c.key() for c in cells})
 
 

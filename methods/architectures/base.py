@@ -30,6 +30,7 @@ ARCHITECTURES: Registry[type[Architecture]] = Registry(
     "benches.architectures",
     builtins=(
         "methods.architectures.convnet_digits",
+        "methods.architectures.fc_seq",
         "methods.architectures.vgg",
         "methods.architectures.resnet",
         "methods.architectures.sew_resnet",
