@@ -107,7 +107,7 @@ DATASETS: Registry[type[Dataset]] = Registry(
     "dataset",
     "benches.datasets",
     builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs",
-              "datasets.digits_seq", "datasets.shd",
+              "datasets.digits_seq", "datasets.shd", "datasets.dvs_gesture",
               "datasets.cifar10_dvs", "datasets.synthetic_cifar"),
 )
 register_dataset = DATASETS.register

@@ -65,8 +65,9 @@ class FrameFiles(TorchDataset):
     """Samples ``(frames [T, 2, 48, 48], label)`` read from the cache (or integrated)."""
 
     def __init__(self, items: list[tuple[Path, Path | None, int]], timesteps: int,
-                 transform=None) -> None:
+                 transform=None, integrate_fn=None) -> None:
         self.items, self.timesteps, self.transform = items, timesteps, transform
+        self.integrate = integrate_fn or integrate
 
     def __len__(self) -> int:
         return len(self.items)
@@ -76,17 +77,17 @@ class FrameFiles(TorchDataset):
         if cached is not None and cached.is_file():
             frames = np.load(cached)
         else:
-            frames = integrate(events_file, self.timesteps)
+            frames = self.integrate(events_file, self.timesteps)
         x = torch.from_numpy(frames)
         return (self.transform(x) if self.transform else x), label
 
 
-def _cache(events_file: Path, cached: Path, timesteps: int) -> None:
+def _cache(events_file: Path, cached: Path, timesteps: int, integrate_fn=None) -> None:
     """Integrate one file into ``cached`` (written under a temporary name, then renamed)."""
     if cached.is_file():
         return
     tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.npy")
-    np.save(tmp, integrate(events_file, timesteps))
+    np.save(tmp, (integrate_fn or integrate)(events_file, timesteps))
     os.replace(tmp, cached)
 
 

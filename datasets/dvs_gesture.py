@@ -1,0 +1,133 @@
+"""DVS128 Gesture (Amir et al. 2017) as T event frames, read and split with spikingjelly.
+
+Files under ``ROOT/dvs_gesture/``: either spikingjelly's converted samples
+``events_np/{train,test}/<label>/*.npz`` (keys t, x, y, p; labels 0–10), or the unpacked IBM
+archive ``extract/DvsGesture/`` (``userNN_<lighting>.aedat`` with ``..._labels.csv``,
+``trials_to_train.txt``, ``trials_to_test.txt``), which spikingjelly's own reader
+(``DVS128Gesture.create_raw_from_extracted``: AEDAT 3.1 parsing, one sample per labelled time
+range) converts once into ``events_np/``. ``BENCHES_DOWNLOAD=1`` lets spikingjelly fetch what
+it can (the archive itself needs a manual download from IBM).
+
+Split: the dataset's own (users 1–23 train, 24–29 test). Frames: spikingjelly's
+``integrate_events_by_fixed_frames_number`` (split by event number) on the 128×128 sensor,
+resized to 48×48 as for CIFAR10-DVS (antialiased: each value is the mean count over the pixels
+it covers), cached one ``.npy`` per sample in ``ROOT/dvs_gesture/frames_T{T}_48/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import functional as F
+
+from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .cifar10_dvs import FrameFiles, _cache
+
+SENSOR, SIZE, CLASSES = 128, 48, 11
+SPLITS = ("train", "test")
+
+
+def integrate(events_file: Path, timesteps: int) -> np.ndarray:
+    """Frames ``[T, 2, 48, 48]`` (float32) from one spikingjelly ``.npz`` event file."""
+    from spikingjelly.datasets.utils import integrate_events_by_fixed_frames_number
+
+    try:
+        with np.load(events_file) as z:
+            events = {k: z[k] for k in ("t", "x", "y", "p")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DatasetUnavailable(
+            f"dvs_gesture: unreadable event file {events_file} ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}); expected .npz with t, x, y, p") from None
+    frames = integrate_events_by_fixed_frames_number(events, "number", timesteps, SENSOR, SENSOR)
+    return F.resize(torch.from_numpy(frames).float(), [SIZE, SIZE], antialias=True).numpy()
+
+
+@register_dataset
+class DVSGesture(Dataset):
+    name = "dvs_gesture"
+    description = ("DVS128 Gesture: 11 hand gestures seen by an event camera, T×2×48×48 "
+                   "frames (from 128×128), the dataset's user split")
+    num_classes = CLASSES
+    in_shape = (2, SIZE, SIZE)
+    encoding = "frames"
+    modality = "events"
+    time_semantics = "T slices of the recording with equal event counts (spikingjelly frames)"
+    default_architecture = "vggsnn"
+    recipe_defaults = {"augment": ()}
+    layout = ("ROOT/dvs_gesture/events_np/{train,test}/<label>/*.npz (spikingjelly's converted "
+              "samples) or ROOT/dvs_gesture/extract/DvsGesture/ (the unpacked IBM archive)")
+
+    @staticmethod
+    def folder(root=None) -> Path:
+        """``ROOT/dvs_gesture``."""
+        return resolve_root(root) / "dvs_gesture"
+
+    def locate(self, root=None) -> tuple[bool, str]:
+        folder = self.folder(root)
+        events = folder / "events_np"
+        if events.is_dir():
+            counts = {s: sum(1 for _ in (events / s).glob("*/*.npz")) for s in SPLITS}
+            if not all(counts.values()):
+                return False, f"{events} (incomplete: {counts})"
+            return True, f"{events} ({counts['train']} train, {counts['test']} test samples)"
+        extract = folder / "extract" / "DvsGesture"
+        needed = ("trials_to_train.txt", "trials_to_test.txt")
+        if extract.is_dir():
+            missing = [n for n in needed if not (extract / n).is_file()]
+            if missing:
+                return False, f"{extract} (no {', '.join(missing)})"
+            return True, f"{extract} ({sum(1 for _ in extract.glob('*.aedat'))} .aedat files)"
+        return False, str(folder)
+
+    def events_dir(self, root=None) -> Path:
+        """``events_np/``, converting the ``.aedat`` files with spikingjelly first if needed."""
+        self.check(root)
+        folder = self.folder(root)
+        events = folder / "events_np"
+        if events.is_dir():
+            return events
+        from spikingjelly.datasets.dvs128_gesture import DVS128Gesture
+
+        partial = folder / "events_np.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        try:
+            DVS128Gesture.create_raw_from_extracted(folder / "extract", partial)
+        except (OSError, ValueError, IndexError) as exc:
+            raise DatasetUnavailable(
+                f"{self.name}: converting {folder / 'extract'} failed ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}); expected {self.layout}") from None
+        os.replace(partial, events)
+        return events
+
+    def file_split(self, root=None) -> dict[str, list[tuple[Path, int]]]:
+        """Per split, the (event file, label) pairs, sorted by label then file name."""
+        events = self.events_dir(root)
+        return {s: [(f, int(f.parent.name)) for f in sorted(
+                    (events / s).glob("*/*.npz"), key=lambda p: (int(p.parent.name), p.name))]
+                for s in SPLITS}
+
+    def splits(self, timesteps, augment=(), root=None) -> Splits:
+        timesteps = int(timesteps)
+        files = self.file_split(root)
+        cache = self.folder(root) / f"frames_T{timesteps}_{SIZE}"
+        try:
+            for s in SPLITS:
+                for label in range(CLASSES):
+                    (cache / s / str(label)).mkdir(parents=True, exist_ok=True)
+        except OSError:
+            cache = None
+        items = {s: [(f, cache / s / f.parent.name / f"{f.stem}.npy" if cache else None, y)
+                     for f, y in files[s]] for s in SPLITS}
+        if cache is not None:
+            todo = [(f, c) for s in SPLITS for f, c, _ in items[s] if not c.is_file()]
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                list(pool.map(lambda fc: _cache(fc[0], fc[1], timesteps, integrate), todo))
+        return Splits(train=FrameFiles(items["train"], timesteps, integrate_fn=integrate),
+                      test=FrameFiles(items["test"], timesteps, integrate_fn=integrate))
