@@ -243,6 +243,8 @@ def _common_recipe(methods: dict[str, dict]) -> dict[str, Any]:
 def _diff(recipe: dict[str, Any], base: dict[str, Any], as_repr: bool = False) -> str:
     items = []
     for k, v in sorted(recipe.items()):
+        if k == "track":
+            continue
         b = base.get(k)
         if (repr(v) if as_repr else v) != b:
             items.append(f"{k}={v}")
