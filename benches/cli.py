@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="with --dry-run: list every cell too")
     run.add_argument("--strict", action="store_true",
                      help="stop with exit 2 if a data set is missing (default: skip its cells)")
+    run.add_argument("--record-hostname", action="store_true",
+                     help="keep the machine's host name in each record (off: records get "
+                          "published)")
     run.add_argument("--keep-checkpoints", action="store_true",
                      help="keep a train cell's per-epoch checkpoint after its ok record")
     ex = run.add_argument_group("executors (defaults from the matrix's [executor] table)")

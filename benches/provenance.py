@@ -67,12 +67,12 @@ def _cuda_driver() -> str | None:
     return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else None
 
 
-def environment(device: torch.device) -> dict:
-    """The environment block of a record."""
+def environment(device: torch.device, hostname: bool = False) -> dict:
+    """The environment block of a record; the machine's name only when ``hostname`` (records
+    get published, and a host name can identify a person or a site)."""
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "hostname": socket.gethostname(),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -85,4 +85,6 @@ def environment(device: torch.device) -> dict:
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **git_state(),
     }
+    if hostname:
+        env["hostname"] = socket.gethostname()
     return env

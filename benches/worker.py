@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 import traceback
@@ -55,6 +56,12 @@ def about(cell: Cell) -> dict:
     return out
 
 
+def records_hostname(command: str | None) -> bool:
+    """Whether the run asked for the host name in its records (``--record-hostname``); the
+    flag travels in the record's command line, so every executor honours it."""
+    return bool(command) and "--record-hostname" in shlex.split(command)
+
+
 def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
         return True
@@ -94,7 +101,7 @@ def run_cell(
         extra["traceback"] = traceback.format_exc()
     device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
                           else "cpu")
-    env = environment(device)
+    env = environment(device, hostname=records_hostname(command))
     library = get_library(cell.library)
     env["library"] = {
         "name": cell.library, "version": library.version(), "backend": cell.backend,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -74,3 +75,19 @@ def test_provenance_names_the_machine_and_the_code():
     assert env["versions"]["torch"] and env["versions"]["spikingjelly"]
     assert env["versions"]["snntorch"]
     assert env["torch_threads"] == torch.get_num_threads()
+    assert "hostname" not in env  # records get published: no host name unless asked
+    assert environment(torch.device("cpu"), hostname=True)["hostname"] == socket.gethostname()
+
+
+def test_the_host_name_is_recorded_only_on_request(tmp_path):
+    from helpers import make_cell
+
+    from benches.records import read_record, record_path
+    from benches.worker import run_cell
+
+    cell = make_cell("bptt", timesteps=2, epochs=1, augment=[])
+    run_cell(cell.to_dict(), str(tmp_path / "a"), command="python -m benches run --matrix m")
+    assert "hostname" not in read_record(record_path(tmp_path / "a", cell))["env"]
+    run_cell(cell.to_dict(), str(tmp_path / "b"),
+             command="python -m benches run --matrix m --record-hostname")
+    assert read_record(record_path(tmp_path / "b", cell))["env"]["hostname"]
