@@ -44,7 +44,7 @@ from .records import SCHEMA_VERSION, load_records
 
 GATES = ("accuracy", "time", "memory", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
-BROKEN = ("failed", "timeout", "oom")
+BROKEN = ("failed", "timeout", "oom", "diverged")
 MIB = 2.0**20
 
 RULES = """\

@@ -2,7 +2,7 @@
 
 Schema (``schema_version`` 1)::
 
-    {"schema_version": 1, "key": str, "status": "ok|failed|timeout|oom|skipped",
+    {"schema_version": 1, "key": str, "status": "ok|failed|timeout|oom|diverged|skipped",
      "reason": str | null, "matrix": str | null,
      "cell": {"method", "library", "backend", "dataset", "architecture", "timesteps", "seed",
               "mode", "device", "threads", "params": {...}, "recipe": {...}},
@@ -24,7 +24,7 @@ from .atomic import write_atomically
 from .cell import Cell
 
 SCHEMA_VERSION = 1
-STATUSES = ("ok", "failed", "timeout", "oom", "skipped")
+STATUSES = ("ok", "failed", "timeout", "oom", "diverged", "skipped")
 REQUIRED_KEYS = ("schema_version", "key", "status", "reason", "cell", "metrics", "env")
 
 

@@ -27,6 +27,7 @@ from .checkpoint import checkpoint_dir
 from .checkpoint import remove as remove_checkpoint
 from .execute import execute, support
 from .executors.base import THREADS_ENV
+from .modes.common import Diverged
 from .provenance import environment
 from .records import make_record, now, write_record
 
@@ -95,6 +96,9 @@ def run_cell(
     status, reason, metrics, extra = "ok", None, {}, {}
     try:
         metrics = execute(cell, data_root, checkpoint_dir=saved)
+    except Diverged as exc:  # the method's own outcome, not a failure of the harness
+        status, reason = "diverged", str(exc)
+        extra["diverged_at"] = {"epoch": exc.epoch, "iteration": exc.iteration}
     except Exception as exc:  # noqa: BLE001 - every failure becomes a record
         status = "oom" if is_oom(exc) else "failed"
         reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]

@@ -16,6 +16,15 @@ from methods.recipes import Recipe
 from ..loading import Batches
 
 
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite: the cell stops and is recorded ``diverged``."""
+
+    def __init__(self, epoch: int, iteration: int, loss: float) -> None:
+        super().__init__(f"the training loss became {loss} at epoch {epoch}, iteration "
+                         f"{iteration} (counted from 0 over the whole run)")
+        self.epoch, self.iteration = epoch, iteration
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

@@ -32,6 +32,7 @@ on CUDA the memory figures are those of the last process.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 
 import torch
@@ -46,7 +47,7 @@ from ..firing import firing_rates
 from ..loading import Batches, data_workers
 from ..memory import CudaMemory, SavedTensorMeter
 from ..timing import DataWait, IterationTimer
-from .common import evaluate, make_optimizer, make_schedule, model_tensors
+from .common import Diverged, evaluate, make_optimizer, make_schedule, model_tensors
 
 CHECKPOINT_FORMAT = 1
 
@@ -124,10 +125,18 @@ def run(
                         loss = runner(x_seq, y, timer)
                 wait.step_done(record)
                 losses.append(loss)
+                if device.type != "cuda" and not math.isfinite(float(loss)):  # no sync on CPU
+                    raise Diverged(epoch, iteration, float(loss))
                 iteration += 1
             train_time += time.perf_counter() - epoch_start
             schedule.step()
-            loss_curve.append(float(torch.stack(losses).mean()))
+            epoch_losses = torch.stack(losses)
+            finite = torch.isfinite(epoch_losses)
+            if not bool(finite.all()):  # on CUDA: one check per epoch, not a sync per step
+                first = int((~finite).nonzero()[0])
+                raise Diverged(epoch, iteration - len(losses) + first,
+                               float(epoch_losses[first]))
+            loss_curve.append(float(epoch_losses.mean()))
             last = epoch == recipe.epochs - 1
             with runner.autocast(), firing_rates(model) if last else contextlib.nullcontext() as r:
                 acc = evaluate(method, model, dataset, test_batches, device, recipe.batch_size)
