@@ -122,7 +122,29 @@ def _as_list(value: Any, key: str, where: str) -> list:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise UserError(f"{where}: {key} is empty")
+    seen: set[str] = set()
+    for v in values:
+        if repr(v) in seen:
+            raise UserError(f"{where}: {key} lists {v!r} twice")
+        seen.add(repr(v))
     return values
+
+
+def _check_params(params: dict, methods: list[str], where: str) -> None:
+    """Every parameter belongs to some method of the grid, with values that method declares."""
+    for key, value in params.items():
+        owners = [m for m in methods if key in get_method(m).parameters]
+        if not owners:
+            declared = sorted({f"{m}.{p}" for m in methods for p in get_method(m).parameters})
+            raise UserError(f"{where}: params.{key} is not a parameter of "
+                            f"{', '.join(methods)} (declared: {', '.join(declared) or 'none'})")
+        for method in owners:
+            allowed = get_method(method).parameters[key]
+            for v in _as_list(value, f"params.{key}", where):
+                if v not in allowed or isinstance(v, bool) != any(
+                        isinstance(a, bool) for a in allowed):
+                    raise UserError(f"{where}: params.{key} = {v!r} is not one of {method}'s "
+                                    f"values {', '.join(map(repr, allowed))}")
 
 
 def _check_names(values: list, known: list[str], kind: str, where: str) -> None:
@@ -220,6 +242,7 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
     params: dict = spec["params"]
     if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
         raise UserError(f"{where}: recipe and params must be tables")
+    _check_params(params, methods, where)
     cells = []
     for dataset_name, method_name, library, T, seed, track in itertools.product(
         datasets, methods, libraries, timesteps, seeds, tracks

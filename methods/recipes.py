@@ -83,7 +83,12 @@ class Recipe:
         if unknown:
             raise ValueError(f"unknown recipe key(s): {', '.join(unknown)}")
         if "augment" in changes:
+            if isinstance(changes["augment"], str) or not all(
+                    isinstance(a, str) for a in changes["augment"]):
+                raise ValueError(f"augment must be a list of names, got {changes['augment']!r}")
             changes["augment"] = tuple(changes["augment"])
+        for key, value in changes.items():
+            _check_type(key, value, getattr(self, key))
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -94,6 +99,25 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
         return cls().updated(**data)
+
+
+def _check_type(key: str, value, current) -> None:
+    """``value`` has the kind of the field it replaces (a whole number for an int field, any
+    number for a float, true/false for a flag, text for a name)."""
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(current, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        kind = {bool: "true or false", int: "a whole number", float: "a number",
+                str: "text"}[type(current)]
+        raise ValueError(f"{key} must be {kind}, got {value!r}")
 
 
 COMMON = Recipe()
