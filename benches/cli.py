@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="with --dry-run: list every cell too")
     run.add_argument("--strict", action="store_true",
                      help="stop with exit 2 if a data set is missing (default: skip its cells)")
+    run.add_argument("--memory-limit", type=float, metavar="GB",
+                     help="CPU memory a cell may allocate beyond what its process holds at "
+                          "start (RLIMIT_AS); past it the cell is recorded oom")
     run.add_argument("--record-hostname", action="store_true",
                      help="keep the machine's host name in each record (off: records get "
                           "published)")
@@ -162,6 +165,8 @@ def cmd_run(args) -> int:
         overrides["recipe"]["epochs"] = args.epochs
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be ≥ 1, got {args.threads}")
+    if args.memory_limit is not None and args.memory_limit <= 0:
+        raise UserError(f"--memory-limit must be > 0 GB, got {args.memory_limit:g}")
     if args.timeout is not None and args.timeout <= 0:
         raise UserError(f"--timeout must be > 0, got {args.timeout}")
     matrix = load_matrix(args.matrix, overrides)
@@ -187,6 +192,7 @@ def cmd_run(args) -> int:
         timeouts=None if args.timeout else matrix.timeouts, executor=executor,
         missing=missing, keep_checkpoints=args.keep_checkpoints,
         check_support=isinstance(executor, LocalExecutor), command=command_line(),
+        memory_limit_gb=args.memory_limit,
     )
     print(f"done: {summary.line()}", file=sys.stderr)
     if not args.no_site:

@@ -26,7 +26,7 @@ from methods.libraries import get_library
 from .cell import Cell
 from .execute import support
 from .executors import CellJob, Executor, LocalExecutor, Progress
-from .executors.base import THREADS_ENV
+from .executors.base import MEMORY_ENV, THREADS_ENV
 from .records import has_ok_record, make_record, now, read_record, record_path, write_record
 
 _CONTEXT: mp.context.BaseContext | None = None
@@ -112,7 +112,7 @@ def run_cell_isolated(
     env = dict(env or {})
     if cell.device == "cuda":
         env.update(get_library(cell.library).backend_env(cell.backend))
-    if set(env) - {THREADS_ENV}:
+    if set(env) - {THREADS_ENV, MEMORY_ENV}:
         code = _run_in_subprocess(cell, out_dir, data_root, matrix, timeout_s, env,
                                   keep_checkpoints, command)
     else:
@@ -148,6 +148,7 @@ def run_cells(
     keep_checkpoints: bool = False,
     check_support: bool = True,
     command: str | None = None,
+    memory_limit_gb: float | None = None,
 ) -> RunSummary:
     """Run every cell; the skipped ones get a record saying why.
 
@@ -179,7 +180,7 @@ def run_cells(
             continue
         jobs.append(CellJob(cell, out_dir, data_root, matrix,
                             (timeouts or {}).get(cell.key(), timeout_s), keep_checkpoints,
-                            command))
+                            command, memory_limit_gb))
     progress = Progress(len(jobs), line=_result_line)
     try:
         records = executor.run(jobs, progress) if jobs else []

@@ -26,7 +26,7 @@ from .cell import Cell
 from .checkpoint import checkpoint_dir
 from .checkpoint import remove as remove_checkpoint
 from .execute import execute, support
-from .executors.base import THREADS_ENV
+from .executors.base import MEMORY_ENV, THREADS_ENV
 from .modes.common import Diverged
 from .provenance import environment
 from .records import make_record, now, write_record
@@ -57,6 +57,19 @@ def about(cell: Cell) -> dict:
     return out
 
 
+def limit_memory(extra_bytes: int) -> None:
+    """Let this process map at most ``extra_bytes`` more than it holds now (``RLIMIT_AS``): an
+    allocation past it fails with out-of-memory, which the record reports as ``oom``."""
+    import resource
+
+    with open("/proc/self/statm") as fh:
+        held = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = held + extra_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY
+                                            else min(limit, hard), hard))
+
+
 def records_hostname(command: str | None) -> bool:
     """Whether the run asked for the host name in its records (``--record-hostname``); the
     flag travels in the record's command line, so every executor honours it."""
@@ -83,6 +96,8 @@ def run_cell(
     unless ``keep_checkpoints``.
     """
     os.environ.update(env or {})
+    if os.environ.get(MEMORY_ENV):
+        limit_memory(int(os.environ[MEMORY_ENV]))
     cell = Cell.from_dict(cell_dict)
     if cell.threads is None and os.environ.get(THREADS_ENV):
         torch.set_num_threads(int(os.environ[THREADS_ENV]))

@@ -31,6 +31,13 @@ class Exhausting(BPTT):
     def train_step(self, *args, **kwargs):
         raise MemoryError("simulated: no memory left")
 
+class Hungry(BPTT):
+    name = "hungry"
+    def train_step(self, *args, **kwargs):
+        import torch
+        torch.ones(3 * 2**30, dtype=torch.uint8)  # 3 GiB
+        return super().train_step(*args, **kwargs)
+
 class Sleeping(BPTT):
     name = "sleeping"
     def train_step(self, *args, **kwargs):
@@ -43,7 +50,7 @@ def plugin_env(tmp_path_factory) -> dict:
     """An outside package adding three methods through the ``benches.methods`` entry points."""
     return plugin_package(tmp_path_factory.mktemp("plugin"), "benches_test_plugin", PLUGIN, {
         "failing": "Failing", "crashing": "Crashing", "sleeping": "Sleeping",
-        "exhausting": "Exhausting"})
+        "exhausting": "Exhausting", "hungry": "Hungry"})
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +128,19 @@ def test_failing_and_crashing_cells_are_recorded_and_the_matrix_goes_on(tmp_path
     assert by_method["bptt"]["status"] == "ok"
     html = (tmp_path / "site" / "environment.html").read_text()
     assert "deliberate failure" in html and "exited with status 3" in html
+
+
+def test_memory_limit_records_oom_and_the_matrix_goes_on(tmp_path, plugin_env):
+    proc = run_cli("run", "--matrix", "smoke", "--methods", "hungry,bptt", "--timesteps", "2",
+                   "--epochs", "1", "--memory-limit", "1", "--no-site", cwd=tmp_path,
+                   env=plugin_env)
+    assert proc.returncode == 1, proc.stderr
+    by_method = {r["cell"]["method"]: r for r in records_in(tmp_path / "results")}
+    hungry = by_method["hungry"]
+    assert hungry["status"] == "oom" and "allocate" in hungry["reason"], hungry["reason"]
+    assert by_method["bptt"]["status"] == "ok"  # 1 GiB is plenty for a digits cell
+    bad = run_cli("run", "--matrix", "smoke", "--memory-limit", "0", cwd=tmp_path)
+    assert bad.returncode == 2 and "--memory-limit must be > 0" in bad.stderr
 
 
 def test_timeout_is_recorded(tmp_path, plugin_env):

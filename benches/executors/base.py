@@ -19,6 +19,8 @@ from ..cell import Cell
 
 THREADS_ENV = "BENCHES_CELL_THREADS"
 """torch threads for a cell that does not fix its own (set by executors that share a host)."""
+MEMORY_ENV = "BENCHES_CELL_MEMORY_LIMIT"
+"""Bytes a cell process may map beyond what it holds when the cell starts (``--memory-limit``)."""
 
 
 @dataclass
@@ -32,11 +34,14 @@ class CellJob:
     timeout_s: float = 1800.0
     keep_checkpoints: bool = False
     command: str | None = None  # the command line that ran the matrix (kept in the record)
+    memory_limit_gb: float | None = None  # --memory-limit: CPU memory a cell may add
 
     def run(self, env: dict[str, str] | None = None) -> dict:
         """Run the cell in its own process (``env`` added to it); its record."""
         from ..runner import run_cell_isolated
 
+        if self.memory_limit_gb is not None:
+            env = {**(env or {}), MEMORY_ENV: str(int(self.memory_limit_gb * 2**30))}
         return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
                                  self.timeout_s, env=env, keep_checkpoints=self.keep_checkpoints,
                                  command=self.command)
