@@ -295,7 +295,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
             f"board-{slug}.html", board.title, "board.html.j2",
             {"board": board, "figures": figures, "csv": f"data/{csv_name}",
              "interval_note": INTERVAL_NOTE, "legend_metrics": legend,
-             "dataset_about": datasets.get(board.dataset, {}),
+             "dataset_about": datasets.get(board.dataset, ABOUT_DEFAULTS["dataset"]),
              "findings": findings(series, where),
              "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))
 
