@@ -52,14 +52,27 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "timesteps": cell["timesteps"], "seed": cell["seed"],
             "epochs": cell["recipe"].get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
             "started_at": r.get("started_at"),
+            "cpus": (r["env"] or {}).get("cpu_count"),
         }
         for key in METRICS:
             value = r["metrics"].get(key)
             row[key] = float(value) if isinstance(value, (int, float)) else None
         rows.append(row)
     columns = ["key", "status", "reason", "matrix", *GROUP, "seed", "epochs", "env_id",
-               "started_at", *METRICS]
+               "started_at", "cpus", *METRICS]
     return pd.DataFrame(rows, columns=columns)
+
+
+CONTENDED_LOAD = 1.5
+"""A timing is flagged when the load average exceeded this many times the machine's CPUs."""
+
+
+def contended(frame: pd.DataFrame) -> pd.Series:
+    """Per record: whether its timings were taken beside other work (load average above
+    :data:`CONTENDED_LOAD` × the CPU count; False where either is unknown)."""
+    load = pd.to_numeric(frame["load_average"], errors="coerce")
+    cpus = pd.to_numeric(frame["cpus"], errors="coerce")
+    return (load > CONTENDED_LOAD * cpus).fillna(False)
 
 
 def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:

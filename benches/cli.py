@@ -184,6 +184,7 @@ def cmd_run(args) -> int:
               file=sys.stderr)
     if args.dry_run:
         return dry_run(matrix, args, executor, missing)
+    check_writable(args.out)
     from .executors import LocalExecutor
 
     summary = run_cells(
@@ -202,6 +203,20 @@ def cmd_run(args) -> int:
         print(f"site: {path}", file=sys.stderr)
     failed = sum(summary.counts[s] for s in ("failed", "timeout", "oom"))
     return 1 if failed else 0
+
+
+def check_writable(folder: str) -> None:
+    """A records folder that cannot be created or written is a user error, found before any
+    cell runs."""
+    import tempfile
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
+            pass
+    except OSError as exc:
+        raise UserError(f"records folder {folder} cannot be written ({exc.strerror or exc}); "
+                        "pass --out DIR with a writable folder") from None
 
 
 def command_line() -> str:

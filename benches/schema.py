@@ -111,6 +111,9 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
            "copies (low: launch-bound)", 100.0, 0),
     Metric("kernels_per_iter", "Kernels/iter", "", "lower",
            "GPU kernels launched by one training iteration", 1.0, 0),
+    Metric("load_average", "Load", "", None,
+           "the machine's 1-minute load average while the cell ran, its own threads included "
+           "(above 1.5 × the CPU count the timings were taken beside other work)", 1.0, 1),
     Metric("test_samples", "Test images", "", None,
            "images in the test set the accuracy is measured on", 1.0, 0),
 )}

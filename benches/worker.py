@@ -109,8 +109,12 @@ def run_cell(
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = "ok", None, {}, {}
+    load_start = os.getloadavg()[0]
     try:
         metrics = execute(cell, data_root, checkpoint_dir=saved)
+        # the machine's load while the cell ran (its own threads included): timings taken
+        # beside other work are flagged by show and the site
+        metrics["load_average"] = max(load_start, os.getloadavg()[0])
     except Diverged as exc:  # the method's own outcome, not a failure of the harness
         status, reason = "diverged", str(exc)
         extra["diverged_at"] = {"epoch": exc.epoch, "iteration": exc.iteration}

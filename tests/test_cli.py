@@ -234,3 +234,11 @@ def test_backend_selection_reaches_the_cell_process(tmp_path):
     assert record["status"] == "ok"
     assert record["env"]["library"]["env"] == {"SJ_LIF_CUDA_IMPLEMENTATION": "torch"}
     assert record["env"]["library"]["backend_in_use"] == "torch-reference"  # CPU
+
+
+def test_unwritable_records_folder_is_one_line_before_any_cell(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    proc = run_cli("run", "--matrix", "smoke", "--out", "a-file/results", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 1  # the matrix line, then the error
+    assert "records folder a-file/results cannot be written" in proc.stderr

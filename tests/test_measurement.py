@@ -87,7 +87,9 @@ def test_the_host_name_is_recorded_only_on_request(tmp_path):
 
     cell = make_cell("bptt", timesteps=2, epochs=1, augment=[])
     run_cell(cell.to_dict(), str(tmp_path / "a"), command="python -m benches run --matrix m")
-    assert "hostname" not in read_record(record_path(tmp_path / "a", cell))["env"]
+    record = read_record(record_path(tmp_path / "a", cell))
+    assert "hostname" not in record["env"]
+    assert record["metrics"]["load_average"] >= 0  # the machine's load while it ran
     run_cell(cell.to_dict(), str(tmp_path / "b"),
              command="python -m benches run --matrix m --record-hostname")
     assert read_record(record_path(tmp_path / "b", cell))["env"]["hostname"]

@@ -112,6 +112,21 @@ def test_plots_are_inline_svg_with_their_numbers(site):
     assert "$\\mathdefault" not in html  # plain tick labels
 
 
+def test_contended_timings_are_flagged(tmp_path):
+    from site_records import train_record
+
+    from benches.records import write_record
+
+    results = tmp_path / "r"
+    write_record(train_record("bptt", 0, 0.9, 2, 0.01, 2**20, load_average=6.0), results)
+    write_record(train_record("ottt_a", 0, 0.9, 2, 0.01, 2**20, load_average=2.0), results)
+    html = render_site(str(results), str(tmp_path / "s")).parent / \
+        "board-digits-convnet-digits.html"
+    text = html.read_text()
+    assert text.count('class="contended"') == 1  # 6.0 > 1.5 × 2 CPUs; 2.0 is not
+    assert "seed 0: load 6.0 on 2 CPUs" in text
+
+
 def test_efficiency_and_alignment_pages(site):
     eff = page(site, "efficiency.html")
     assert eff.count("<svg") == 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy import stats
 
-from ..aggregate import GROUP
+from ..aggregate import GROUP, contended
 from ..schema import LEADERBOARD, METRICS, Metric, accuracy_digits
 
 CONFIDENCE = 0.95
@@ -74,6 +74,7 @@ class Row:
     seeds: int
     records: list[tuple[int, str]]  # (seed, record key)
     config: dict[str, object] = field(default_factory=dict)  # every GROUP field
+    contended: list[str] = field(default_factory=list)  # "seed s: load x on n CPUs"
 
     @property
     def filters(self) -> dict[str, str]:
@@ -169,6 +170,10 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
         return []
     train = summary[summary["mode"] == "train"]
     keys_of = _record_keys(frame)
+    flagged = frame[contended(frame)] if not frame.empty else frame
+    busy = {k: f"seed {int(s)}: load {load:.1f} on {int(c)} CPUs" for k, s, load, c in zip(
+        flagged["key"], flagged["seed"], flagged["load_average"], flagged["cpus"],
+        strict=True)}
     out = []
     for (dataset, arch), block in train.groupby(["dataset", "architecture"], sort=True):
         block = block.sort_values(["timesteps", "test_top1" if "test_top1" in block else "seeds"],
@@ -192,6 +197,7 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
                 {k: str(r[k]) for k in varying},
                 [metric_value(METRICS[m], r, digits[m]) for m in shown],
                 int(r["seeds"]), keys_of.get(tuple(r[k] for k in GROUP), []), config))
+            rows[-1].contended = [busy[k] for _, k in rows[-1].records if k in busy]
         for i, m in enumerate(shown):
             mark_best([row.values[i] for row in rows], METRICS[m].better)
         out.append(Board(dataset, arch, columns, rows, fixed, samples, block))
