@@ -62,11 +62,16 @@ def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
 
     process = _context().Process(
         target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env, keep_checkpoints,
-                                 command),
+                                 command, True),
         daemon=False,
     )
     process.start()
-    process.join(timeout_s)
+    try:
+        process.join(timeout_s)
+    except BaseException:  # Ctrl-C: the cell goes with the run (--resume runs it again)
+        process.kill()
+        process.join()
+        raise
     if process.is_alive():
         process.kill()
         process.join()
@@ -93,6 +98,10 @@ def _run_in_subprocess(
             proc.kill()
             proc.wait()
             return None
+        except BaseException:  # Ctrl-C: the cell goes with the run (--resume runs it again)
+            proc.kill()
+            proc.wait()
+            raise
     finally:
         os.unlink(payload)
 
@@ -180,7 +189,7 @@ def run_cells(
             continue
         jobs.append(CellJob(cell, out_dir, data_root, matrix,
                             (timeouts or {}).get(cell.key(), timeout_s), keep_checkpoints,
-                            command, memory_limit_gb))
+                            command, memory_limit_gb, resume))
     progress = Progress(len(jobs), line=_result_line)
     try:
         records = executor.run(jobs, progress) if jobs else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -86,7 +87,7 @@ def is_oom(exc: BaseException) -> bool:
 def run_cell(
     cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
     env: dict[str, str] | None = None, keep_checkpoints: bool = False,
-    command: str | None = None,
+    command: str | None = None, own_process: bool = False,
 ) -> None:
     """Execute the cell and write its record; never raises for a failure of the cell itself.
 
@@ -95,6 +96,8 @@ def run_cell(
     checkpoint (``RESULTS/.checkpoints/KEY``), which is removed once the ``ok`` record is written
     unless ``keep_checkpoints``.
     """
+    if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(env or {})
     if os.environ.get(MEMORY_ENV):
         limit_memory(int(os.environ[MEMORY_ENV]))
@@ -155,4 +158,4 @@ if __name__ == "__main__":
         payload = json.load(fh)
     run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"),
              keep_checkpoints=payload.get("keep_checkpoints", False),
-             command=payload.get("command"))
+             command=payload.get("command"), own_process=True)

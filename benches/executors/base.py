@@ -16,6 +16,7 @@ from typing import ClassVar
 from tqdm import tqdm
 
 from ..cell import Cell
+from ..records import has_ok_record, read_record, record_path
 
 THREADS_ENV = "BENCHES_CELL_THREADS"
 """torch threads for a cell that does not fix its own (set by executors that share a host)."""
@@ -35,16 +36,24 @@ class CellJob:
     keep_checkpoints: bool = False
     command: str | None = None  # the command line that ran the matrix (kept in the record)
     memory_limit_gb: float | None = None  # --memory-limit: CPU memory a cell may add
+    resume: bool = False  # --resume: a cell another runner finished meanwhile is not rerun
 
     def run(self, env: dict[str, str] | None = None) -> dict:
         """Run the cell in its own process (``env`` added to it); its record."""
+        from ..claims import claim, elsewhere
         from ..runner import run_cell_isolated
 
         if self.memory_limit_gb is not None:
             env = {**(env or {}), MEMORY_ENV: str(int(self.memory_limit_gb * 2**30))}
-        return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
-                                 self.timeout_s, env=env, keep_checkpoints=self.keep_checkpoints,
-                                 command=self.command)
+        with claim(self.out_dir, self.cell.key(), self.timeout_s + 60) as held:
+            if held is not None:
+                return elsewhere(self.cell.key(), held)
+            if self.resume and has_ok_record(self.out_dir, self.cell):
+                return read_record(record_path(self.out_dir, self.cell))
+            return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
+                                     self.timeout_s, env=env,
+                                     keep_checkpoints=self.keep_checkpoints,
+                                     command=self.command)
 
 
 class Progress:

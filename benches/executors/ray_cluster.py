@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from ..claims import ELSEWHERE
 from ..records import make_record, now, read_record, record_path, write_record
 from .base import THREADS_ENV, CellJob, Executor, Progress
 
@@ -123,6 +124,8 @@ class RayExecutor(Executor):
             record = make_record(job.cell, "failed", f"Ray task failed: {type(exc).__name__}: "
                                  f"{exc}".splitlines()[0][:500], matrix=job.matrix,
                                  command=job.command, started_at=now())
+        if record["status"] == ELSEWHERE:  # another runner holds the cell and writes it
+            return record
         path = record_path(job.out_dir, job.cell)
         try:
             written = read_record(path) == record  # the worker shared the folder
