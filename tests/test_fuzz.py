@@ -1,0 +1,79 @@
+"""Property-based fuzzing: any matrix file ends in exit 0 or exit 2 with at most two lines on
+stderr and never a traceback; the record reader never raises on random or truncated JSON."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benches.cli import main
+from benches.matrix import AXES, SCALARS
+from benches.records import load_records
+
+NAMES = ["bptt", "sltt_k", "rate_m", "digits", "digits_seq", "nope", "torch", "cpu", "cuda",
+         "train", "efficiency", "common", "paper", "fp32", "bf16", ""]
+SCALAR = st.one_of(st.integers(-3, 20), st.floats(-2, 5, allow_nan=False), st.booleans(),
+                   st.sampled_from(NAMES))
+VALUE = st.one_of(SCALAR, st.lists(SCALAR, max_size=3))
+KEYS = st.sampled_from([*AXES, *SCALARS, "recipe", "params", "bogus"])
+RECIPE = st.dictionaries(st.sampled_from(["lr", "epochs", "augment", "tau", "lrr", "reset"]),
+                         VALUE, max_size=3)
+PARAMS = st.dictionaries(st.sampled_from(["k", "K"]), VALUE, max_size=2)
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return "[" + ", ".join(toml_value(v) for v in value) + "]"
+
+
+@st.composite
+def matrix_text(draw) -> str:
+    lines = ['description = "fuzz"']
+    if draw(st.booleans()):
+        lines.append(f"timeout_s = {toml_value(draw(SCALAR))}")
+    for _ in range(draw(st.integers(0, 2))):
+        lines.append("[[grid]]")
+        grid = draw(st.dictionaries(KEYS, VALUE, max_size=6))
+        for key, value in grid.items():
+            if key == "recipe":
+                value = draw(RECIPE)
+            elif key == "params":
+                value = draw(PARAMS)
+            lines.append(f"{key} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(matrix_text(), st.text(max_size=80)))
+def test_any_matrix_file_is_exit_0_or_2_in_two_lines(tmp_path, capsys, text):
+    path = tmp_path / "fuzz.toml"
+    path.write_text(text)
+    code = main(["run", "--matrix", str(path), "--dry-run", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code in (0, 2), (text, err)
+    assert "Traceback" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) <= 2, err
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(max_size=200), st.binary(max_size=200).map(
+    lambda b: b.decode("latin-1"))), cut=st.integers(0, 400))
+def test_the_record_reader_never_raises(tmp_path, text, cut):
+    good = ('{"schema_version": 1, "key": "0", "status": "ok", "reason": null, '
+            '"cell": {}, "metrics": {}, "env": {}}')
+    (tmp_path / "a.json").write_text(text)
+    (tmp_path / "b.json").write_text(good[:cut])
+    records, problems = load_records(tmp_path)
+    assert len(records) + len(problems) == 2
