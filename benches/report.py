@@ -29,22 +29,6 @@ class Fit:
     slope: float  # d in y = c + d·T
 
 
-@dataclass(frozen=True)
-class Claim:
-    """The complexity a method claims (from its records), e.g. memory ``L``, backward ``L·T``."""
-
-    memory: str
-    backward: str
-
-    @property
-    def memory_exponent(self) -> int:
-        return 1 if "T" in self.memory else 0
-
-    @property
-    def backward_exponent(self) -> int:
-        return 1 if "T" in self.backward else 0
-
-
 def fit_scaling(ts: list[float], ys: list[float]) -> Fit | None:
     """Power-law exponent and linear slope of ``ys`` against ``ts`` (≥ 2 positive points)."""
     pairs = [(t, y) for t, y in zip(ts, ys, strict=True)
@@ -66,8 +50,8 @@ def verdict(fit: Fit | None, claimed_exponent: int) -> str:
     return "ok" if fit.exponent > ONE_ABOVE else "differs"
 
 
-def ok_frame(results: str, mode: str) -> pd.DataFrame:
-    records, _ = load_records(results)
+def ok_frame(records: list[dict], mode: str) -> pd.DataFrame:
+    """One row per ok record of ``mode``: its cell, metrics and claimed complexity."""
     rows = []
     for r in records:
         if r["status"] != "ok" or r["cell"]["mode"] != mode:
@@ -102,11 +86,13 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
             row[metric] = values
             row[f"{metric}_fit"] = fit_scaling(ts, values)
         claims = [c for c in block["claimed"] if isinstance(c, dict)]
-        claimed = Claim(claims[0]["memory"], claims[0]["backward"]) if claims else None
+        claimed = claims[0] if claims else None  # the method's about["complexity"]
         row["claimed"] = claimed
-        if claimed is not None:
-            row["memory_verdict"] = verdict(row["activation_bytes_fit"], claimed.memory_exponent)
-            row["backward_verdict"] = verdict(row["backward_s_fit"], claimed.backward_exponent)
+        if claimed is not None and "memory_exponent" in claimed:
+            row["memory_verdict"] = verdict(row["activation_bytes_fit"],
+                                            claimed["memory_exponent"])
+            row["backward_verdict"] = verdict(row["backward_s_fit"],
+                                              claimed["backward_exponent"])
         out.append(row)
     return out
 
@@ -125,14 +111,12 @@ def _per_t(metric: str, values: list | None, ts: list[int], at: list[int],
             if values is not None and t in index else "–" for t in ts]
 
 
-def efficiency_tables(results: str) -> list[dict]:
-    """Tables (title, headers, rows) for the efficiency sweep: each metric of
+def efficiency_tables(rows: list[dict]) -> list[dict]:
+    """Tables (title, headers, rows) from :func:`efficiency_rows`: each metric of
     :data:`~benches.schema.EFFICIENCY` at each T, then the fits and verdicts."""
-    frame = ok_frame(results, "efficiency")
-    if frame.empty:
+    if not rows:
         return []
     tables = []
-    rows = efficiency_rows(frame)
     time, memory = METRICS["time_per_iter_s"], METRICS["activation_bytes"]
     for keys, group in pd.DataFrame(rows).groupby(GROUP, sort=True):
         setting = " / ".join(str(k) for k in keys)
@@ -154,8 +138,9 @@ def efficiency_tables(results: str) -> list[dict]:
                 _fmt(tf and tf.exponent, 1, 2), _fmt(tf and tf.slope, time.scale, 2),
                 _fmt(bf and bf.exponent, 1, 2),
                 _fmt(mf and mf.exponent, 1, 2), _fmt(mf and mf.slope, memory.scale, 3),
-                f"O({claimed.memory}) {r.get('memory_verdict', 'n/a')}" if claimed else "–",
-                f"O({claimed.backward}) {r.get('backward_verdict', 'n/a')}" if claimed else "–",
+                f"O({claimed['memory']}) {r.get('memory_verdict', 'n/a')}" if claimed else "–",
+                f"O({claimed['backward']}) {r.get('backward_verdict', 'n/a')}" if claimed
+                else "–",
             ])
         tables.append({
             "title": f"Scaling in T and verdict — {setting}",
@@ -167,10 +152,10 @@ def efficiency_tables(results: str) -> list[dict]:
     return tables
 
 
-def alignment_tables(results: str) -> list[dict]:
+def alignment_tables(frame: pd.DataFrame) -> list[dict]:
     """Each metric of :data:`~benches.schema.ALIGNMENT` per method over T (means over seeds,
-    one decimal more than the schema's so small departures from 1 show)."""
-    frame = ok_frame(results, "alignment")
+    one decimal more than the schema's so small departures from 1 show), from the
+    :func:`ok_frame` of the alignment records."""
     if frame.empty:
         return []
     tables = []
@@ -196,7 +181,12 @@ def _render(tables: list[dict], fmt: str = "github") -> str:
 
 def show_report(results: str, kind: str) -> str:
     """Terminal tables of the ``efficiency`` or ``alignment`` records."""
-    tables = {"efficiency": efficiency_tables, "alignment": alignment_tables}[kind](results)
+    records, _ = load_records(results)
+    frame = ok_frame(records, kind)
+    if kind == "efficiency":
+        tables = efficiency_tables(efficiency_rows(frame) if not frame.empty else [])
+    else:
+        tables = alignment_tables(frame)
     if not tables:
         raise UserError(f"no {kind} records in {results}; run "
                         f"`python -m benches run --matrix {kind}` first")

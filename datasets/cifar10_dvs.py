@@ -23,72 +23,25 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset as TorchDataset
 from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as F
 
 from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 from .cifar import download_requested
+from .event_frames import SIZE, FrameFiles, cache_frames, convert_extracted, integrate_file
 from .transforms import RandomRoll
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck")
 """Label order: spikingjelly's ``CIFAR10DVS_CLASS_NAMES`` (alphabetical, as the folders)."""
-SENSOR, SIZE, TRAIN_FRACTION = 128, 48, 0.9
+TRAIN_FRACTION = 0.9
 
 
 def integrate(events_file: Path, timesteps: int) -> np.ndarray:
     """Frames ``[T, 2, 48, 48]`` (float32) from one spikingjelly ``.npz`` event file."""
-    from spikingjelly.datasets.utils import integrate_events_by_fixed_frames_number
-
-    try:
-        with np.load(events_file) as z:
-            events = {k: z[k] for k in ("t", "x", "y", "p")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetUnavailable(
-            f"cifar10_dvs: unreadable event file {events_file} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); expected .npz with t, x, y, p"
-        ) from None
-    frames = integrate_events_by_fixed_frames_number(events, "number", timesteps, SENSOR, SENSOR)
-    small = F.resize(torch.from_numpy(frames).float(), [SIZE, SIZE], antialias=True)
-    return small.numpy()
-
-
-class FrameFiles(TorchDataset):
-    """Samples ``(frames [T, 2, 48, 48], label)`` read from the cache (or integrated)."""
-
-    def __init__(self, items: list[tuple[Path, Path | None, int]], timesteps: int,
-                 transform=None, integrate_fn=None) -> None:
-        self.items, self.timesteps, self.transform = items, timesteps, transform
-        self.integrate = integrate_fn or integrate
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        events_file, cached, label = self.items[index]
-        if cached is not None and cached.is_file():
-            frames = np.load(cached)
-        else:
-            frames = self.integrate(events_file, self.timesteps)
-        x = torch.from_numpy(frames)
-        return (self.transform(x) if self.transform else x), label
-
-
-def _cache(events_file: Path, cached: Path, timesteps: int, integrate_fn=None) -> None:
-    """Integrate one file into ``cached`` (written under a temporary name, then renamed)."""
-    if cached.is_file():
-        return
-    tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.npy")
-    np.save(tmp, (integrate_fn or integrate)(events_file, timesteps))
-    os.replace(tmp, cached)
+    return integrate_file(events_file, timesteps, "cifar10_dvs")
 
 
 @register_dataset
@@ -161,24 +114,10 @@ class Cifar10DVS(Dataset):
     def events_dir(self, root=None) -> Path:
         """``events_np/``, converting the ``.aedat`` files with spikingjelly first if needed."""
         self.check(root)
-        folder = self.folder(root)
-        events = folder / "events_np"
-        if events.is_dir():
-            return events
         from spikingjelly.datasets.cifar10_dvs import CIFAR10DVS
 
-        partial = folder / "events_np.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        try:
-            CIFAR10DVS.create_raw_from_extracted(folder / "extract", partial)
-        except (OSError, ValueError) as exc:
-            raise DatasetUnavailable(
-                f"{self.name}: converting {folder / 'extract'} failed ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())}); expected {self.layout}"
-            ) from None
-        os.replace(partial, events)
-        return events
+        return convert_extracted(self.folder(root), CIFAR10DVS.create_raw_from_extracted,
+                                 self.name, self.layout)
 
     def file_split(self, root=None) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
         """``(train, test)`` lists of (event file, label): first 90 % of each class train."""
@@ -212,16 +151,14 @@ class Cifar10DVS(Dataset):
                     for f, y in files]
 
         train_items, test_items = items(train), items(test)
-        if cache is not None:
-            todo = [(f, c) for f, c, _ in train_items + test_items if not c.is_file()]
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                list(pool.map(lambda fc: _cache(fc[0], fc[1], timesteps), todo))
+        cache_frames(train_items + test_items, timesteps, integrate)
         steps = []
         if "flip" in augment:
             steps.append(v2.RandomHorizontalFlip())
         if "roll" in augment:
             steps.append(RandomRoll(5))
         return Splits(
-            train=FrameFiles(train_items, timesteps, v2.Compose(steps) if steps else None),
-            test=FrameFiles(test_items, timesteps),
+            train=FrameFiles(train_items, timesteps, integrate,
+                             v2.Compose(steps) if steps else None),
+            test=FrameFiles(test_items, timesteps, integrate),
         )

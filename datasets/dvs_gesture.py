@@ -16,36 +16,20 @@ it covers), cached one ``.npy`` per sample in ``ROOT/dvs_gesture/frames_T{T}_48/
 
 from __future__ import annotations
 
-import os
-import shutil
-import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
-from torchvision.transforms.v2 import functional as F
 
-from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
-from .cifar10_dvs import FrameFiles, _cache
+from .base import Dataset, Splits, register_dataset, resolve_root
+from .event_frames import SIZE, FrameFiles, cache_frames, convert_extracted, integrate_file
 
-SENSOR, SIZE, CLASSES = 128, 48, 11
+CLASSES = 11
 SPLITS = ("train", "test")
 
 
 def integrate(events_file: Path, timesteps: int) -> np.ndarray:
     """Frames ``[T, 2, 48, 48]`` (float32) from one spikingjelly ``.npz`` event file."""
-    from spikingjelly.datasets.utils import integrate_events_by_fixed_frames_number
-
-    try:
-        with np.load(events_file) as z:
-            events = {k: z[k] for k in ("t", "x", "y", "p")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetUnavailable(
-            f"dvs_gesture: unreadable event file {events_file} ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())}); expected .npz with t, x, y, p") from None
-    frames = integrate_events_by_fixed_frames_number(events, "number", timesteps, SENSOR, SENSOR)
-    return F.resize(torch.from_numpy(frames).float(), [SIZE, SIZE], antialias=True).numpy()
+    return integrate_file(events_file, timesteps, "dvs_gesture")
 
 
 @register_dataset
@@ -96,23 +80,10 @@ class DVSGesture(Dataset):
     def events_dir(self, root=None) -> Path:
         """``events_np/``, converting the ``.aedat`` files with spikingjelly first if needed."""
         self.check(root)
-        folder = self.folder(root)
-        events = folder / "events_np"
-        if events.is_dir():
-            return events
         from spikingjelly.datasets.dvs128_gesture import DVS128Gesture
 
-        partial = folder / "events_np.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        try:
-            DVS128Gesture.create_raw_from_extracted(folder / "extract", partial)
-        except (OSError, ValueError, IndexError) as exc:
-            raise DatasetUnavailable(
-                f"{self.name}: converting {folder / 'extract'} failed ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())}); expected {self.layout}") from None
-        os.replace(partial, events)
-        return events
+        return convert_extracted(self.folder(root), DVS128Gesture.create_raw_from_extracted,
+                                 self.name, self.layout)
 
     def file_split(self, root=None) -> dict[str, list[tuple[Path, int]]]:
         """Per split, the (event file, label) pairs, sorted by label then file name."""
@@ -133,9 +104,6 @@ class DVSGesture(Dataset):
             cache = None
         items = {s: [(f, cache / s / f.parent.name / f"{f.stem}.npy" if cache else None, y)
                      for f, y in files[s]] for s in SPLITS}
-        if cache is not None:
-            todo = [(f, c) for s in SPLITS for f, c, _ in items[s] if not c.is_file()]
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                list(pool.map(lambda fc: _cache(fc[0], fc[1], timesteps, integrate), todo))
-        return Splits(train=FrameFiles(items["train"], timesteps, integrate_fn=integrate),
-                      test=FrameFiles(items["test"], timesteps, integrate_fn=integrate))
+        cache_frames(items["train"] + items["test"], timesteps, integrate)
+        return Splits(train=FrameFiles(items["train"], timesteps, integrate),
+                      test=FrameFiles(items["test"], timesteps, integrate))

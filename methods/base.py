@@ -125,7 +125,9 @@ class Method(ABC):
             "computes": _plain(cls.__dict__.get("__doc__") or ""), "paper": cls.paper,
             "paper_url": cls.paper_url, "libraries": list(cls.libraries),
             "complexity": {"memory": cls.complexity.memory, "backward": cls.complexity.backward,
-                           "optimizer_steps": cls.complexity.optimizer_steps},
+                           "optimizer_steps": cls.complexity.optimizer_steps,
+                           "memory_exponent": cls.complexity.memory_exponent,
+                           "backward_exponent": cls.complexity.backward_exponent},
             "recipes": {track: cls.recipe_for(track).to_dict() for track in TRACKS},
         }
 

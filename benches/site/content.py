@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import report
 from ..aggregate import GROUP, env_id
-from ..schema import LEADERBOARD, METRICS, accuracy_digits
+from ..schema import LEADERBOARD, METRICS
 from ..tables import PROBLEM_HEADERS, problems
 from . import plots
 from .leaderboard import (
@@ -56,6 +56,12 @@ class OverviewRow:
     values: dict[str, Value]
     seeds: int
 
+    @property
+    def score(self) -> float:
+        """Mean top-1 in % (−∞ when the row has none): what picks and orders the rows."""
+        top1 = self.values.get("test_top1")
+        return top1.mean if top1 is not None and top1.mean is not None else float("-inf")
+
 
 @dataclass
 class Overview:
@@ -64,7 +70,6 @@ class Overview:
     track: str
     metrics: list[str]
     rows: list[OverviewRow]
-    digits: int
 
 
 @dataclass
@@ -186,8 +191,6 @@ def overview_tables(all_boards: list[Board], datasets: dict[str, dict]) -> list[
         mine = [b for b in all_boards if b.dataset == dataset]
         metrics = [m for m in LEADERBOARD
                    if any(m in [c.key for c in b.metric_columns] for b in mine)]
-        samples = [b.test_samples for b in mine if b.test_samples]
-        digits = accuracy_digits(min(samples) if samples else None)
         tracks = sorted({str(r.config["track"]) for b in mine for r in b.rows})
         for track in tracks:
             best: dict[str, OverviewRow] = {}
@@ -196,24 +199,17 @@ def overview_tables(all_boards: list[Board], datasets: dict[str, dict]) -> list[
                 for row in b.rows:
                     if str(row.config["track"]) != track:
                         continue
-                    values = {k: dataclasses.replace(v) for k, v in zip(keys, row.values,
-                                                                        strict=True)}
-                    top1 = values.get("test_top1")
-                    score = top1.mean if top1 and top1.mean is not None else float("-inf")
                     name = _label(row.config, [])
-                    held = best.get(name)
-                    held_top1 = held.values.get("test_top1") if held else None
-                    if held is None or score > (held_top1.mean if held_top1 and
-                                                held_top1.mean is not None else float("-inf")):
-                        best[name] = OverviewRow(name, b, row.config, values, row.seeds)
-            rows = sorted(best.values(), key=lambda r: -(
-                r.values["test_top1"].mean if "test_top1" in r.values
-                and r.values["test_top1"].mean is not None else float("-inf")))
+                    candidate = OverviewRow(name, b, row.config, {
+                        k: dataclasses.replace(v)
+                        for k, v in zip(keys, row.values, strict=True)}, row.seeds)
+                    if name not in best or candidate.score > best[name].score:
+                        best[name] = candidate
+            rows = sorted(best.values(), key=lambda r: -r.score)
             for m in metrics:
                 mark_best([r.values[m] for r in rows if m in r.values], METRICS[m].better)
             about = datasets.get(dataset, {})
-            out.append(Overview(dataset, about.get("description", ""), track, metrics, rows,
-                                digits))
+            out.append(Overview(dataset, about.get("description", ""), track, metrics, rows))
     return out
 
 
@@ -315,7 +311,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
         csv_tables[key] = pd.concat([csv_tables.get(key, pd.DataFrame()), pd.DataFrame(rows)],
                                     ignore_index=True)
 
-    eff_frame = report.ok_frame(results_dir, "efficiency")
+    eff_frame = report.ok_frame(records, "efficiency")
     eff_pages = []
     if not eff_frame.empty:
         sections = []
@@ -324,17 +320,16 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
             setting = " · ".join(str(k) for k in keys)
             series = []
             for _, r in group.iterrows():
-                claim = r["claimed"]
+                claim = r["claimed"]  # the method's declared complexity, or None
                 series.append(plots.Series(
                     str(r["method"]), str(r["base_method"]), list(r["T"]),
                     {m: r[m] for m in SCALING},
-                    {"backward_s": claim.backward, "activation_bytes": claim.memory}
-                    if claim else {}))
+                    {m: claim[c] for m, c in CLAIM_OF.items()} if claim else {}))
             fig = plots.scaling(f"eff-{slugify(setting)}", f"Cost vs T — {setting}", series,
                                 SCALING, colors)
             sections.append({"title": setting, "figure": fig,
                              "findings": findings(series, setting)})
-        tables = report.efficiency_tables(results_dir)
+        tables = report.efficiency_tables(rows)
         eff_pages.append(Page(
             "efficiency.html", "Efficiency", "efficiency.html.j2",
             {"sections": sections, "tables": tables,
@@ -344,7 +339,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
                      f"{FLAT_BELOW}; O(T): b > {LINEAR_ABOVE})."},
             [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
 
-    al_frame = report.ok_frame(results_dir, "alignment")
+    al_frame = report.ok_frame(records, "alignment")
     if not al_frame.empty:
         sections = []
         for keys, block in al_frame.groupby(report.GROUP, sort=True):
@@ -365,7 +360,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
             sections.append({"title": setting, "figures": figs})
         eff_pages.append(Page(
             "alignment.html", "Gradient alignment", "alignment.html.j2",
-            {"sections": sections, "tables": report.alignment_tables(results_dir),
+            {"sections": sections, "tables": report.alignment_tables(al_frame),
              "note": "One batch, identical initial weights: the cosine between each method's "
                      "gradient and the exact BPTT gradient of the method's own objective through "
                      "its own forward (reset detached, as bptt), and the ratio of their norms."},
