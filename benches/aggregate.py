@@ -69,10 +69,22 @@ CONTENDED_LOAD = 1.5
 
 def contended(frame: pd.DataFrame) -> pd.Series:
     """Per record: whether its timings were taken beside other work (load average above
-    :data:`CONTENDED_LOAD` × the CPU count; False where either is unknown)."""
+    :data:`CONTENDED_LOAD` × the CPU count, or another cell seen running; False where unknown)."""
     load = pd.to_numeric(frame["load_average"], errors="coerce")
     cpus = pd.to_numeric(frame["cpus"], errors="coerce")
-    return (load > CONTENDED_LOAD * cpus).fillna(False)
+    others = pd.to_numeric(frame["other_cells"], errors="coerce") if "other_cells" in frame \
+        else pd.Series(float("nan"), index=frame.index)
+    return ((load > CONTENDED_LOAD * cpus) | (others > 0)).fillna(False).astype(bool)
+
+
+def contention(row: pd.Series) -> str:
+    """What a flagged record's machine was doing: "load 3.1 on 2 CPUs, 1 other cell"."""
+    text = f"load {row['load_average']:.1f} on {int(row['cpus'])} CPUs" \
+        if pd.notna(row.get("load_average")) and pd.notna(row.get("cpus")) else "load unknown"
+    others = row.get("other_cells")
+    if pd.notna(others) and others > 0:
+        text += f", {int(others)} other cell{'s' if others > 1 else ''} running"
+    return text
 
 
 def seed_summary(frame: pd.DataFrame) -> pd.DataFrame:

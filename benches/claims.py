@@ -85,6 +85,17 @@ def claim(out_dir: str | os.PathLike, key: str, max_age_s: float) -> Iterator[di
     yield owner(path) or {"host": "?", "pid": "?"}
 
 
+def sweep(out_dir: str | os.PathLike, max_age_s: float) -> int:
+    """Remove the claims whose owner is gone (a runner killed before it released them);
+    returns how many."""
+    removed = 0
+    for path in (Path(out_dir) / FOLDER).glob("*.lock"):
+        if stale(path, max_age_s):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def elsewhere(cell_key: str, held: dict) -> dict:
     """What a runner reports for a cell another runner holds (not a record: never written)."""
     return {"key": cell_key, "status": ELSEWHERE, "metrics": {},

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import compare
-from .errors import UserError
+from .errors import RecordWriteError, UserError
 
 LIST_KINDS = ("methods", "datasets", "architectures", "libraries", "matrices")
 EXECUTOR_NAMES = ("local", "ray", "slurm")
@@ -165,10 +165,12 @@ def cmd_run(args) -> int:
         overrides["recipe"]["epochs"] = args.epochs
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be ≥ 1, got {args.threads}")
-    if args.memory_limit is not None and args.memory_limit <= 0:
-        raise UserError(f"--memory-limit must be > 0 GB, got {args.memory_limit:g}")
-    if args.timeout is not None and args.timeout <= 0:
-        raise UserError(f"--timeout must be > 0, got {args.timeout}")
+    if args.memory_limit is not None and not 0 < args.memory_limit < float("inf"):
+        raise UserError(f"--memory-limit must be a finite number of GB > 0, "
+                        f"got {args.memory_limit:g}")
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise UserError(f"--timeout must be a finite number of seconds > 0, "
+                        f"got {args.timeout:g}")
     matrix = load_matrix(args.matrix, overrides)
     if not matrix.cells:
         raise UserError(f"matrix {matrix.name} has no cells")
@@ -415,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"benches: error: {exc}", file=sys.stderr)
         return 2
+    except RecordWriteError as exc:  # disk full: not the user's input, but one line too
+        print(f"benches: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("benches: interrupted", file=sys.stderr)
         return 130

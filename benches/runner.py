@@ -24,6 +24,8 @@ from tqdm import tqdm
 from methods.libraries import get_library
 
 from .cell import Cell
+from .claims import sweep
+from .errors import RECORD_WRITE_FAILED, RecordWriteError
 from .execute import support
 from .executors import CellJob, Executor, LocalExecutor, Progress
 from .executors.base import MEMORY_ENV, THREADS_ENV
@@ -129,6 +131,8 @@ def run_cell_isolated(
                                   keep_checkpoints, command)
     if code == 0:
         return read_record(record_path(out_dir, cell))
+    if code == RECORD_WRITE_FAILED:
+        raise RecordWriteError(_unwritable(cell, out_dir))
     if code is None:
         status, reason = "timeout", f"cell exceeded its {timeout_s:g} s timeout and was killed"
     elif code == -signal.SIGKILL:
@@ -139,8 +143,22 @@ def run_cell_isolated(
         status, reason = "failed", f"cell process exited with status {code}"
     record = make_record(cell, status, reason, matrix=matrix, started_at=started,
                          command=command)
-    write_record(record, out_dir)
+    write_or_stop(record, cell, out_dir)
     return record
+
+
+def _unwritable(cell: Cell, out_dir: str, exc: OSError | None = None) -> str:
+    why = f" ({exc.strerror or exc})" if exc is not None else ""
+    return (f"the record of {cell.label()} could not be written to {out_dir}{why}; the run "
+            "stopped with nothing half-written: free space, then run again with --resume")
+
+
+def write_or_stop(record: dict, cell: Cell, out_dir: str) -> None:
+    """Write a record from the coordinator; a failure (disk full) stops the run."""
+    try:
+        write_record(record, out_dir)
+    except OSError as exc:
+        raise RecordWriteError(_unwritable(cell, out_dir, exc)) from None
 
 
 def run_cells(
@@ -169,6 +187,7 @@ def run_cells(
     summary = RunSummary()
     out_dir = str(out_dir)
     executor = executor or LocalExecutor()
+    sweep(out_dir, max([timeout_s, *(timeouts or {}).values()]) + 60)  # a killed runner's claims
     jobs = []
     for cell in cells:
         if resume and has_ok_record(out_dir, cell):
@@ -182,7 +201,7 @@ def run_cells(
         if reason is not None:
             record = make_record(cell, "skipped", reason, matrix=matrix, started_at=now(),
                                  command=command)
-            write_record(record, out_dir)
+            write_or_stop(record, cell, out_dir)
             summary.counts["skipped"] += 1
             if not quiet:
                 tqdm.write(_result_line(cell, record), file=sys.stderr)

@@ -114,6 +114,9 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("load_average", "Load", "", None,
            "the machine's 1-minute load average while the cell ran, its own threads included "
            "(above 1.5 × the CPU count the timings were taken beside other work)", 1.0, 1),
+    Metric("other_cells", "Other cells", "", None,
+           "the most other benchmark cells seen running on this machine at once while this one "
+           "ran (any but 0: the timings were taken beside other work)", 1.0, 0),
     Metric("test_samples", "Test images", "", None,
            "images in the test set the accuracy is measured on", 1.0, 0),
 )}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .aggregate import CONTENDED_LOAD, contended, records_frame, seed_summary
+from .aggregate import CONTENDED_LOAD, contended, contention, records_frame, seed_summary
 from .errors import UserError
 from .records import load_records
 from .schema import LEADERBOARD, METRICS, accuracy_digits
@@ -177,10 +177,10 @@ def show(out_dir: str, dataset: str | None = None, fmt: str = "plain",
              for _, block in train.groupby(TABLE_KEYS, sort=True)]
     busy = frame[(frame["status"] == "ok") & contended(frame)]
     if not busy.empty:
-        lines = [f"{r['dataset']} {r['method']} T={r['timesteps']} seed {r['seed']}: load "
-                 f"{r['load_average']:.1f} on {int(r['cpus'])} CPUs" for _, r in busy.iterrows()]
+        lines = [f"{r['dataset']} {r['method']} T={r['timesteps']} seed {r['seed']}: "
+                 f"{contention(r)}" for _, r in busy.iterrows()]
         head = (f"Timings taken beside other work (load average above {CONTENDED_LOAD:g} × the "
-                "CPUs; their times are not comparable)")
+                "CPUs, or other cells running; their times are not comparable)")
         parts.append((f"{head}\n" if plain else f"## {head}\n\n")
                      + "\n".join(wrap(x, limit) if plain else f"- {x}" for x in lines))
     if issues:

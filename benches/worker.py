@@ -26,9 +26,11 @@ from methods.libraries import get_library, list_libraries
 from .cell import Cell
 from .checkpoint import checkpoint_dir
 from .checkpoint import remove as remove_checkpoint
+from .errors import RECORD_WRITE_FAILED
 from .execute import execute, support
 from .executors.base import MEMORY_ENV, THREADS_ENV
 from .modes.common import Diverged
+from .presence import announced
 from .provenance import environment
 from .records import make_record, now, write_record
 
@@ -84,6 +86,33 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
 
 
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, so a coordinator killed with
+    SIGKILL leaves no cell running that another runner could duplicate (elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _write(record: dict, out_dir: str) -> None:
+    """Write the cell's record; if it cannot be written (disk full), exit with
+    :data:`RECORD_WRITE_FAILED` so that the coordinator stops the run (nothing half-written)."""
+    try:
+        write_record(record, out_dir)
+    except OSError as exc:
+        print(f"benches: cannot write the record of {record['key']}: {exc.strerror or exc}",
+              file=sys.stderr)
+        sys.exit(RECORD_WRITE_FAILED)
+
+
 def run_cell(
     cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
     env: dict[str, str] | None = None, keep_checkpoints: bool = False,
@@ -98,6 +127,7 @@ def run_cell(
     """
     if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent()
     os.environ.update(env or {})
     if os.environ.get(MEMORY_ENV):
         limit_memory(int(os.environ[MEMORY_ENV]))
@@ -107,17 +137,19 @@ def run_cell(
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
     if not ok:
-        write_record(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
-                                 command=command, about=about(cell)), out_dir)
+        _write(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
+                           command=command, about=about(cell)), out_dir)
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = "ok", None, {}, {}
     load_start = os.getloadavg()[0]
     try:
-        metrics = execute(cell, data_root, checkpoint_dir=saved)
-        # the machine's load while the cell ran (its own threads included): timings taken
-        # beside other work are flagged by show and the site
+        with announced() as seen:
+            metrics = execute(cell, data_root, checkpoint_dir=saved)
+        # the machine's load while the cell ran (its own threads included) and the other cells
+        # seen running beside it: timings taken beside other work are flagged by show and site
         metrics["load_average"] = max(load_start, os.getloadavg()[0])
+        metrics["other_cells"] = seen.peak
     except Diverged as exc:  # the method's own outcome, not a failure of the harness
         status, reason = "diverged", str(exc)
         extra["diverged_at"] = {"epoch": exc.epoch, "iteration": exc.iteration}
@@ -142,7 +174,7 @@ def run_cell(
         cell, status, reason, metrics, env, matrix=matrix, started_at=started,
         duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
     )
-    write_record(record, out_dir)
+    _write(record, out_dir)
     if status == "ok" and saved is not None and not keep_checkpoints:
         remove_checkpoint(saved)
 

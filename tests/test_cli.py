@@ -140,7 +140,7 @@ def test_memory_limit_records_oom_and_the_matrix_goes_on(tmp_path, plugin_env):
     assert hungry["status"] == "oom" and "allocate" in hungry["reason"], hungry["reason"]
     assert by_method["bptt"]["status"] == "ok"  # 1 GiB is plenty for a digits cell
     bad = run_cli("run", "--matrix", "smoke", "--memory-limit", "0", cwd=tmp_path)
-    assert bad.returncode == 2 and "--memory-limit must be > 0" in bad.stderr
+    assert bad.returncode == 2 and "--memory-limit must be a finite number of GB > 0" in bad.stderr
 
 
 def test_timeout_is_recorded(tmp_path, plugin_env):

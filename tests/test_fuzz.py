@@ -77,3 +77,52 @@ def test_the_record_reader_never_raises(tmp_path, text, cut):
     (tmp_path / "b.json").write_text(good[:cut])
     records, problems = load_records(tmp_path)
     assert len(records) + len(problems) == 2
+
+
+COMMANDS = ["run", "list", "show", "site", "compare", "nope", ""]
+FLAGS = ["--matrix", "--methods", "--datasets", "--libraries", "--timesteps", "--seeds",
+         "--epochs", "--device", "--threads", "--precision", "--compile", "--timeout",
+         "--memory-limit", "--jobs", "--cpus-per-cell", "--gpus-per-cell", "--time-limit",
+         "--resume", "--strict", "--list", "--record-hostname", "--results", "--dataset",
+         "--format", "--width", "--efficiency", "--alignment", "--fail-on", "--sigmas",
+         "--markdown", "--data-root", "--bogus", "-x", "--"]
+VALUES = ["default", "smoke", "paper", "nope.toml", "bptt", "bptt,nope", "sltt_k", "digits",
+          "digits_seq", "shd", "torch", "snntorch", "cpu", "cuda", "fp32", "bf16", "true",
+          "maybe", "plain", "csv", "0", "1", "-1", "2", "8", "1.5", "1e9", "nan", "inf", "x", "",
+          "methods", "datasets", "matrices", "results", "missing-folder", "top1"]
+
+
+PAIR = st.tuples(st.sampled_from(FLAGS), st.sampled_from(VALUES)).map(list)
+TOKEN = st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES), st.text(max_size=6)).map(
+    lambda t: [t])
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(COMMANDS), matrix=st.booleans(),
+       tokens=st.lists(st.one_of(PAIR, PAIR, TOKEN), max_size=4).map(
+           lambda parts: [t for part in parts for t in part]))
+def test_any_command_line_is_exit_0_1_or_2_in_two_lines(tmp_path, capsys, monkeypatch,
+                                                         command, matrix, tokens):
+    """Random command lines (run always with --dry-run: nothing trains): exit 0, 2, or 1 where
+    the command's own verdict says so (compare: a regression), one or two lines on stderr for
+    an error, never a traceback."""
+    monkeypatch.chdir(tmp_path)  # default records and site folders land here
+    argv = [command, *tokens] if command else tokens
+    if command == "run":
+        argv += [*(["--matrix", "smoke"] if matrix else []), "--dry-run", "--out",
+                 str(tmp_path / "r")]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        code = exc.code
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "Traceback" not in out.out, (argv, out.err)
+    assert code in (0, 1, 2), (argv, code, out.err)
+    if code == 2:
+        assert 1 <= len(out.err.strip().splitlines()) <= 2, (argv, out.err)
+    if command == "run" and any(t in ("nan", "inf") for t in tokens):  # never a valid number
+        numeric = {"--epochs", "--timeout", "--memory-limit", "--threads", "--jobs"}
+        pairs = zip(argv[:-1], argv[1:], strict=True)
+        if any(a in numeric and b in ("nan", "inf") for a, b in pairs):
+            assert code == 2, (argv, out.err)

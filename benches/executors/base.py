@@ -16,6 +16,7 @@ from typing import ClassVar
 from tqdm import tqdm
 
 from ..cell import Cell
+from ..errors import RecordWriteError
 from ..records import has_ok_record, read_record, record_path
 
 THREADS_ENV = "BENCHES_CELL_THREADS"
@@ -45,15 +46,21 @@ class CellJob:
 
         if self.memory_limit_gb is not None:
             env = {**(env or {}), MEMORY_ENV: str(int(self.memory_limit_gb * 2**30))}
-        with claim(self.out_dir, self.cell.key(), self.timeout_s + 60) as held:
-            if held is not None:
-                return elsewhere(self.cell.key(), held)
-            if self.resume and has_ok_record(self.out_dir, self.cell):
-                return read_record(record_path(self.out_dir, self.cell))
-            return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
-                                     self.timeout_s, env=env,
-                                     keep_checkpoints=self.keep_checkpoints,
-                                     command=self.command)
+        try:
+            with claim(self.out_dir, self.cell.key(), self.timeout_s + 60) as held:
+                if held is not None:
+                    return elsewhere(self.cell.key(), held)
+                if self.resume and has_ok_record(self.out_dir, self.cell):
+                    return read_record(record_path(self.out_dir, self.cell))
+                return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
+                                         self.timeout_s, env=env,
+                                         keep_checkpoints=self.keep_checkpoints,
+                                         command=self.command)
+        except OSError as exc:  # a claim or a payload file cannot be written: disk full
+            raise RecordWriteError(
+                f"cannot run {self.cell.label()} with records in {self.out_dir} "
+                f"({exc.strerror or exc}); the run stopped with nothing half-written: free "
+                "space, then run again with --resume") from None
 
 
 class Progress:

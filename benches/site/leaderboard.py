@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy import stats
 
-from ..aggregate import GROUP, contended
+from ..aggregate import GROUP, contended, contention
 from ..schema import LEADERBOARD, METRICS, Metric, accuracy_digits
 
 CONFIDENCE = 0.95
@@ -171,9 +171,7 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
     train = summary[summary["mode"] == "train"]
     keys_of = _record_keys(frame)
     flagged = frame[contended(frame)] if not frame.empty else frame
-    busy = {k: f"seed {int(s)}: load {load:.1f} on {int(c)} CPUs" for k, s, load, c in zip(
-        flagged["key"], flagged["seed"], flagged["load_average"], flagged["cpus"],
-        strict=True)}
+    busy = {r["key"]: f"seed {int(r['seed'])}: {contention(r)}" for _, r in flagged.iterrows()}
     out = []
     for (dataset, arch), block in train.groupby(["dataset", "architecture"], sort=True):
         block = block.sort_values(["timesteps", "test_top1" if "test_top1" in block else "seeds"],
