@@ -25,7 +25,7 @@ QUICK = ["--epochs", "1", "--threads", "1"]  # one thread: the same arithmetic i
 VOLATILE = ("time_per_iter_s", "time_per_iter_iqr_s", "time_per_iter_samples_s", "samples_per_s",
             "forward_s", "backward_s", "optimizer_s", "train_time_s", "peak_rss_bytes",
             "peak_memory_bytes", "data_wait_s", "data_wait_fraction", "execution",
-            "load_average")
+            "load_average", "other_cells")
 
 
 def records_in(folder: Path) -> dict[str, dict]:

@@ -79,8 +79,10 @@ def test_provenance_names_the_machine_and_the_code():
     assert environment(torch.device("cpu"), hostname=True)["hostname"] == socket.gethostname()
 
 
-def test_the_host_name_is_recorded_only_on_request(tmp_path):
+def test_the_host_name_is_recorded_only_on_request(tmp_path, monkeypatch):
     from helpers import make_cell
+
+    monkeypatch.setenv("BENCHES_CELLS_DIR", str(tmp_path / "cells"))  # no other cell announced
 
     from benches.records import read_record, record_path
     from benches.worker import run_cell
@@ -90,6 +92,7 @@ def test_the_host_name_is_recorded_only_on_request(tmp_path):
     record = read_record(record_path(tmp_path / "a", cell))
     assert "hostname" not in record["env"]
     assert record["metrics"]["load_average"] >= 0  # the machine's load while it ran
+    assert record["metrics"]["other_cells"] == 0  # no other cell announced in its folder
     run_cell(cell.to_dict(), str(tmp_path / "b"),
              command="python -m benches run --matrix m --record-hostname")
     assert read_record(record_path(tmp_path / "b", cell))["env"]["hostname"]

@@ -192,8 +192,12 @@ def test_contended_timings_are_listed(tmp_path, capsys):
     from site_records import train_record
 
     write_record(train_record("bptt", 0, 0.9, 2, 0.01, 2**20, load_average=6.0), tmp_path)
-    write_record(train_record("ottt_a", 0, 0.9, 2, 0.01, 2**20, load_average=1.0), tmp_path)
+    write_record(train_record("ottt_a", 0, 0.9, 2, 0.01, 2**20, load_average=1.0,
+                              other_cells=0), tmp_path)
+    write_record(train_record("os", 0, 0.9, 2, 0.01, 2**20, load_average=1.0, other_cells=2),
+                 tmp_path)
     assert main(["show", "--results", str(tmp_path), "--width", "100"]) == 0
     out = capsys.readouterr().out
     assert "Timings taken beside other work" in out
     assert "digits bptt T=2 seed 0: load 6.0 on 2 CPUs" in out and "ottt_a T=2 seed" not in out
+    assert "digits os T=2 seed 0: load 1.0 on 2 CPUs, 2 other cells running" in out
