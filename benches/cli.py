@@ -399,19 +399,24 @@ def cmd_site(args) -> int:
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "site": cmd_site,
             "compare": compare.cmd_compare}
+NEEDS_REGISTRY = ("run", "list")
+"""Commands that load the methods and datasets (and torch); the others read records alone."""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        check_datasets_package()
-        from datasets import DatasetUnavailable
-
         from .registry import UnknownNameError
 
+        errors: tuple[type[Exception], ...] = (UserError, UnknownNameError)
+        if args.command in NEEDS_REGISTRY:
+            check_datasets_package()
+            from datasets import DatasetUnavailable
+
+            errors += (DatasetUnavailable,)
         try:
             return COMMANDS[args.command](args)
-        except (UserError, UnknownNameError, DatasetUnavailable) as exc:
+        except errors as exc:
             print(f"benches: error: {exc}", file=sys.stderr)
             return 2
     except UserError as exc:
