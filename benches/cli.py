@@ -316,7 +316,7 @@ def cmd_list(args) -> int:
         for name in list_methods():
             m = get_method(name)
             params = ", ".join(f"{k}={v[0]}" for k, v in m.parameters.items())
-            rows.append([name, m.description, ",".join(m.libraries), m.complexity.memory,
+            rows.append([name, m.description, ",".join(m.libraries()), m.complexity.memory,
                          m.complexity.backward, m.complexity.optimizer_steps, params])
         print(tabulate(rows, ["method", "description", "libraries", "act. memory", "backward",
                               "opt. steps", "params"]))

@@ -40,7 +40,7 @@ from typing import Any
 from datasets import get_dataset, list_datasets
 from methods import get_method, list_methods
 from methods.architectures import list_architectures
-from methods.libraries import list_libraries
+from methods.libraries import DEFAULT_LIBRARY, get_library, list_libraries
 from methods.recipes import TRACKS
 
 from .cell import DEVICES, MODES, PRECISIONS, Cell
@@ -213,7 +213,7 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
     datasets = _as_list(spec.get("datasets", []), "datasets", where)
     _check_names(methods, list_methods(), "method", where)
     _check_names(datasets, list_datasets(), "dataset", where)
-    libraries = _as_list(spec.get("libraries", ["torch"]), "libraries", where)
+    libraries = _as_list(spec.get("libraries", [DEFAULT_LIBRARY]), "libraries", where)
     _check_names(libraries, list_libraries(), "library", where)
     architectures = spec.get("architectures")
     if architectures is not None:
@@ -277,5 +277,6 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
 
 
 def _default_backend(library: str, device: str) -> str:
-    """spikingjelly picks its CUDA kernels automatically; everything else runs on torch ops."""
-    return "auto" if library == "spikingjelly" and device == "cuda" else "torch"
+    """The backend the library picks for ``device`` when the matrix names none."""
+    return get_library(library).default_backend(device) if library in list_libraries() \
+        else "torch"

@@ -14,9 +14,15 @@ from pathlib import Path
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TRACKED_DISTRIBUTIONS = (
-    "torch", "torchvision", "spikingjelly", "snntorch", "numpy", "scikit-learn",
-)
+TRACKED_DISTRIBUTIONS = ("torch", "torchvision", "numpy", "scikit-learn")
+"""Recorded in every record, with the distribution of every registered library."""
+
+
+def tracked_distributions() -> list[str]:
+    from methods.libraries import get_library, list_libraries
+
+    libraries = [get_library(name).distribution for name in list_libraries()]
+    return list(dict.fromkeys([*TRACKED_DISTRIBUTIONS, *(d for d in libraries if d)]))
 
 
 def _version(dist: str) -> str | None:
@@ -78,7 +84,7 @@ def environment(device: torch.device, hostname: bool = False) -> dict:
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
         "device_name": cpu_model() if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "versions": {d: _version(d) for d in TRACKED_DISTRIBUTIONS},
+        "versions": {d: _version(d) for d in tracked_distributions()},
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
         "cuda_driver": _cuda_driver() if device.type == "cuda" else None,

@@ -25,7 +25,7 @@ from torch import nn
 from benches.cell import Cell
 from benches.registry import Registry
 
-from .libraries import Library, get_library
+from .libraries import Library, capabilities, get_library, list_libraries
 from .recipes import COMMON, TRACKS, Recipe
 from .snn.config import LIFConfig
 from .snn.functional import exact_mode, reset_states, set_step_mode
@@ -73,7 +73,10 @@ class Method(ABC):
     paper: ClassVar[str]
     paper_url: ClassVar[str] = ""
     """Where the paper can be read (arXiv, OpenReview or DOI link)."""
-    libraries: ClassVar[tuple[str, ...]] = ("torch", "spikingjelly", "snntorch")
+    needs: ClassVar[frozenset[str]] = frozenset()
+    """What it needs from a library's neuron beyond what ``forward_mode`` and
+    ``multi_step_eval`` imply (names in :mod:`methods.libraries.capabilities`); any library
+    that has them, built in or plugged in, runs the method."""
     parameters: ClassVar[dict[str, tuple]] = {}
     """benchopt-style grid: parameter → allowed/default values (the first is the default)."""
     complexity: ClassVar[Complexity] = Complexity("L·T", "L·T")
@@ -108,6 +111,22 @@ class Method(ABC):
 
     # -- declarations -----------------------------------------------------------------------
     @classmethod
+    def neuron_needs(cls) -> frozenset[str]:
+        """Every library capability the method uses."""
+        needs = set(cls.needs)
+        if cls.forward_mode == "m" or cls.multi_step_eval:
+            needs.add(capabilities.MULTI_STEP)
+        if cls.forward_mode == "s" or not cls.multi_step_eval:
+            needs |= {capabilities.SINGLE_STEP, capabilities.DETACH_STATE}
+        return frozenset(needs)
+
+    @classmethod
+    def libraries(cls) -> list[str]:
+        """The registered libraries (plug-ins included) whose neurons cover its needs."""
+        return [name for name in list_libraries()
+                if get_library(name).missing(cls.neuron_needs()) is None]
+
+    @classmethod
     def default_params(cls) -> dict[str, Any]:
         return {k: v[0] for k, v in cls.parameters.items()}
 
@@ -123,7 +142,8 @@ class Method(ABC):
         return {
             "name": cls.name, "description": cls.description,
             "computes": _plain(cls.__dict__.get("__doc__") or ""), "paper": cls.paper,
-            "paper_url": cls.paper_url, "libraries": list(cls.libraries),
+            "paper_url": cls.paper_url, "libraries": cls.libraries(),
+            "needs": sorted(cls.neuron_needs()),
             "complexity": {"memory": cls.complexity.memory, "backward": cls.complexity.backward,
                            "optimizer_steps": cls.complexity.optimizer_steps,
                            "memory_exponent": cls.complexity.memory_exponent,
@@ -134,9 +154,10 @@ class Method(ABC):
     @classmethod
     def supports(cls, cell: Cell) -> tuple[bool, str]:
         """Whether this method can run ``cell`` honestly; the reason lands in the record."""
-        if cell.library not in cls.libraries:
-            return False, f"{cls.name} has no {cell.library} implementation (has: " \
-                f"{', '.join(cls.libraries)})"
+        library = get_library(cell.library)
+        missing = library.missing(cls.neuron_needs())
+        if missing:
+            return False, f"{cls.name} cannot run on {cell.library}: {missing}"
         unknown = sorted(set(cell.params) - set(cls.parameters))
         if unknown:
             return False, f"{cls.name} has no parameter(s) {', '.join(unknown)}"
@@ -148,7 +169,7 @@ class Method(ABC):
         for setting, active in (("bf16", cell.precision == "bf16"), ("compile", cell.compile)):
             if active and setting in cls.unsupported:
                 return False, f"{cls.name} cannot run with {setting}: {cls.unsupported[setting]}"
-        return get_library(cell.library).supports(recipe.lif(), cell.backend, cell.device)
+        return library.supports(recipe.lif(), cell.backend, cell.device)
 
     # -- host-side choices (CUDA graphs capture one graph per variant) -----------------------
     def variants(self) -> list[Hashable]:

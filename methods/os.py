@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import NULL_TIMER, Complexity, Method, register_method
+from .libraries import capabilities
 from .recipes import OS_PAPER
 from .snn.layers import LayerFactory
 from .snn.online import online_train_step
@@ -28,20 +29,13 @@ class OS(Method):
     description = "online stabilization: online training with OTS threshold and OSR norm"
     paper = "Zhu et al., Online Stabilization of Spiking Neural Networks, ICLR 2024"
     paper_url = "https://openreview.net/forum?id=CIj1CVbkpr"
-    libraries = ("torch", "spikingjelly")
+    needs = frozenset({capabilities.STEP_THRESHOLD})  # OTS: a threshold chosen per step
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True
     paper_recipe = OS_PAPER
     multi_step_eval = False
     forward_mode = "s"
     objective = "per_step"
-
-    @classmethod
-    def supports(cls, cell):
-        if cell.library == "snntorch":
-            return False, ("snntorch.Leaky decides step t−1's reset with step t's threshold "
-                           "(reset_delay), so OTS's per-step threshold cannot be expressed")
-        return super().supports(cell)
 
     def layers(self):
         return OSLayers(self.library, self.lif)

@@ -13,6 +13,7 @@ from .base import (
     register_method,
     step_optimizer,
 )
+from .libraries import capabilities
 from .recipes import RATE_BP_PAPER
 from .snn.functional import set_phase
 from .snn.layers import LayerFactory
@@ -44,6 +45,7 @@ class RateM(Method):
     cuda_graph = True
     paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}
     multi_step_spike_pass = True
+    needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
     def layers(self):
         return RateLayers(self.library, self.lif)

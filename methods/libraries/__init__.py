@@ -4,6 +4,7 @@
 pattern as methods and datasets (entry-point group ``benches.libraries``).
 """
 
+from . import capabilities
 from .base import (
     Library,
     SpikingNeuron,
@@ -12,4 +13,8 @@ from .base import (
     register_library,
 )
 
-__all__ = ["Library", "SpikingNeuron", "get_library", "list_libraries", "register_library"]
+DEFAULT_LIBRARY = "torch"
+"""The library a matrix uses when it names none: the suite's reference LIF."""
+
+__all__ = ["DEFAULT_LIBRARY", "Library", "SpikingNeuron", "capabilities", "get_library",
+           "list_libraries", "register_library"]

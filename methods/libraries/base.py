@@ -17,6 +17,7 @@ from benches.registry import Registry
 
 from ..snn.config import LIFConfig
 from ..snn.functional import StepModule
+from . import capabilities
 
 
 class SpikingNeuron(StepModule, ABC):
@@ -100,6 +101,23 @@ class Library(ABC):
     description: ClassVar[str]
     distribution: ClassVar[str | None] = None  # pip distribution whose version is recorded
     backends: ClassVar[tuple[str, ...]] = ("torch",)
+    capabilities: ClassVar[frozenset[str]] = capabilities.ALL
+    """What its neurons can do (names in :mod:`methods.libraries.capabilities`)."""
+    lacks: ClassVar[dict[str, str]] = {}
+    """For each capability it does not have: why (shown when a method needs it)."""
+
+    def missing(self, needs: frozenset[str] | set[str]) -> str | None:
+        """Why this library cannot give a method these ``needs`` (``None``: it can)."""
+        absent = sorted(set(needs) - self.capabilities)
+        if not absent:
+            return None
+        return "; ".join(f"library {self.name} has no {need}"
+                         + (f" ({self.lacks[need]})" if need in self.lacks else "")
+                         for need in absent)
+
+    def default_backend(self, device: str) -> str:
+        """The backend a cell gets when its matrix names none."""
+        return self.backends[0]
 
     def available(self) -> tuple[bool, str]:
         """Whether the library imports here, and why not."""

@@ -19,6 +19,7 @@ import torch
 from ..snn.config import LIFConfig
 from ..snn.surrogate import Surrogate
 from .base import Library, SpikingNeuron, register_library
+from .capabilities import ALL, STEP_THRESHOLD
 
 
 class SnnTorchLIF(SpikingNeuron):
@@ -96,6 +97,10 @@ class SnnTorchLibrary(Library):
     name = "snntorch"
     description = "snntorch 1.0 Leaky (hard reset only; see the parity notes in README)"
     distribution = "snntorch"
+    capabilities = ALL - {STEP_THRESHOLD}
+    lacks = {STEP_THRESHOLD: (
+        "snntorch.Leaky decides step t−1's reset with step t's threshold (reset_delay), so a "
+        "threshold chosen per step cannot be expressed")}
 
     def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
         ok, reason = super().supports(cfg, backend, device)

@@ -176,6 +176,10 @@ class SpikingJellyLibrary(Library):
     distribution = "spikingjelly"
     backends = ("torch", "auto", "cuda", "triton")
 
+    def default_backend(self, device: str) -> str:
+        """On CUDA spikingjelly picks its kernels itself; on CPU only torch ops run."""
+        return "auto" if device == "cuda" else "torch"
+
     def backend_problem(self, backend: str, device: str) -> str | None:
         """Asks spikingjelly's own loaders, as its backend selection does: the ``cuda``
         backend needs native operators built for this GPU, ``triton`` needs Triton."""
