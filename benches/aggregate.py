@@ -7,10 +7,16 @@ import json
 
 import pandas as pd
 
+from .cell import Cell
 from .schema import METRICS
 
 GROUP = ["mode", "dataset", "track", "variant", "architecture", "method", "params", "library",
          "backend", "device", "precision", "compile", "timesteps"]
+"""What makes a configuration: the fields of a cell but its seed (rows averaged over seeds)."""
+SETTING = [k for k in GROUP
+           if k not in ("mode", "track", "variant", "method", "params", "timesteps")]
+"""What one efficiency or alignment table holds fixed: its rows are methods, its columns T."""
+DEFAULT_TRACK = "common"
 BUDGET_KEYS = {"epochs", "batch_size", "lr", "augment", "warmup_iters", "timed_iters", "track"}
 ENV_KEYS = ("device_name", "cpu_model", "cpu_count", "torch_threads", "python", "versions",
             "cuda", "cudnn", "cuda_driver", "platform")
@@ -22,35 +28,46 @@ def env_id(env: dict) -> str:
     return hashlib.sha256(json.dumps(subset, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def track(recipe: dict) -> str:
+    """The recipe's track (``common`` when a record does not say)."""
+    return recipe.get("track", DEFAULT_TRACK)
+
+
 def recipe_variant(record: dict) -> str:
     """Recipe settings that differ from the method's own track recipe (budget keys aside),
     e.g. ``reset=hard``; empty for the track as published (or a record that does not say
-    what the method's recipe is)."""
-    cell = record["cell"]
-    recipe = cell["recipe"]
+    what the method's recipe is). The method's recipes come from the record's ``about``, so
+    a method that is not installed keeps its variant."""
+    recipe = record["cell"]["recipe"]
     about = (record.get("about") or {}).get("method") or {}
-    base = (about.get("recipes") or {}).get(recipe.get("track", "common"))
+    base = (about.get("recipes") or {}).get(track(recipe))
     if base is None:
         return ""
     diff = {k: v for k, v in recipe.items() if k not in BUDGET_KEYS and base.get(k) != v}
     return ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
 
+def method_label(method: str, params: str = "", variant: str = "") -> str:
+    """A method with what sets its configuration apart: ``bptt (k=v) (reset=hard)``."""
+    return str(method) + "".join(f" ({v})" for v in (params, variant) if v)
+
+
 def records_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per record: cell fields, status, reason, metrics, env id."""
+    """One row per record: cell fields (the cell's defaults where an older record lacks one),
+    status, reason, metrics (floats, NaN where missing), env id."""
     rows = []
     for r in records:
-        cell = r["cell"]
+        cell = Cell.from_dict(r["cell"])
         row = {
             "key": r["key"], "status": r["status"], "reason": r["reason"],
-            "matrix": r.get("matrix"), "mode": cell["mode"], "dataset": cell["dataset"],
-            "track": cell["recipe"].get("track", "common"), "variant": recipe_variant(r),
-            "architecture": cell["architecture"], "method": cell["method"],
-            "params": ",".join(f"{k}={v}" for k, v in sorted(cell["params"].items())),
-            "library": cell["library"], "backend": cell["backend"], "device": cell["device"],
-            "precision": cell.get("precision", "fp32"), "compile": cell.get("compile", False),
-            "timesteps": cell["timesteps"], "seed": cell["seed"],
-            "epochs": cell["recipe"].get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
+            "matrix": r.get("matrix"), "mode": cell.mode, "dataset": cell.dataset,
+            "track": track(cell.recipe), "variant": recipe_variant(r),
+            "architecture": cell.architecture, "method": cell.method,
+            "params": ",".join(f"{k}={v}" for k, v in sorted(cell.params.items())),
+            "library": cell.library, "backend": cell.backend, "device": cell.device,
+            "precision": cell.precision, "compile": cell.compile,
+            "timesteps": cell.timesteps, "seed": cell.seed,
+            "epochs": cell.recipe.get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
             "started_at": r.get("started_at"),
             "cpus": (r["env"] or {}).get("cpu_count"),
         }
@@ -60,7 +77,9 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         rows.append(row)
     columns = ["key", "status", "reason", "matrix", *GROUP, "seed", "epochs", "env_id",
                "started_at", "cpus", *METRICS]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame[list(METRICS)] = frame[list(METRICS)].astype(float)
+    return frame
 
 
 CONTENDED_LOAD = 1.5

@@ -41,11 +41,11 @@ from typing import Any
 
 from .errors import UserError
 from .records import SCHEMA_VERSION, load_records
+from .schema import METRICS, number
 
 GATES = ("accuracy", "time", "memory", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
 BROKEN = ("failed", "timeout", "oom", "diverged")
-MIB = 2.0**20
 
 RULES = """\
 noise rules (per cell, A = first folder, B = second):
@@ -289,19 +289,18 @@ def _verdict(changes: list[Change], gates: set[str]) -> tuple[str, bool]:
 # --------------------------------------------------------------------------------------------
 # Output
 
-SCALE = {"top-1": (100.0, 2), "time": (1000.0, 2), "memory": (1.0 / MIB, 3)}
-UNIT = {"top-1": ("%", "pp"), "time": ("ms", "ms"), "memory": ("MiB", "MiB")}
+KEY_OF = {"top-1": "test_top1", "time": "time_per_iter_s", "memory": "activation_bytes"}
+"""Each compared metric's key in the records (and in :data:`~benches.schema.METRICS`)."""
+DIGITS = {"top-1": 2, "time": 2, "memory": 3}
+"""Decimals shown: the times to 0.01 ms, one more than the leaderboards', for small deltas."""
+UNIT = {name: (METRICS[key].unit, "pp" if METRICS[key].unit == "%" else METRICS[key].unit)
+        for name, key in KEY_OF.items()}
+"""Unit of a value and of a difference, in display units (top-1 in %, its Δ in pp)."""
 
 
 def _fmt(metric: str, value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    scale, digits = SCALE[metric]
-    value = value * scale
-    if round(value, digits) == 0:
-        value = 0.0  # no "-0.00", no "+0.00"
-        signed = False
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    scale = METRICS[KEY_OF[metric]].scale
+    return number(None if value is None else value * scale, DIGITS[metric], signed)
 
 
 def _delta_cell(change: Change) -> str:

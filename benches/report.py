@@ -15,12 +15,16 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from .aggregate import SETTING, method_label, records_frame
 from .errors import UserError
 from .records import load_records
-from .schema import ALIGNMENT, EFFICIENCY, METRICS
+from .schema import ALIGNMENT, EFFICIENCY, METRICS, number
 
 ZERO_BELOW = 0.35  # a claimed O(1)-in-T figure must fit an exponent below this
 ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
+CLAIM_OF = {"backward_s": "backward", "activation_bytes": "memory"}
+"""Metric → the figure of the method's claimed complexity (``about["complexity"]``) it is
+judged against; the exponent is ``<figure>_exponent``."""
 
 
 @dataclass
@@ -51,56 +55,50 @@ def verdict(fit: Fit | None, claimed_exponent: int) -> str:
 
 
 def ok_frame(records: list[dict], mode: str) -> pd.DataFrame:
-    """One row per ok record of ``mode``: its cell, metrics and claimed complexity."""
-    rows = []
-    for r in records:
-        if r["status"] != "ok" or r["cell"]["mode"] != mode:
-            continue
-        c, m = r["cell"], r["metrics"]
-        rows.append({
-            "method": c["method"] + "".join(f" {k}={v}" for k, v in sorted(c["params"].items())),
-            "base_method": c["method"], "library": c["library"], "backend": c["backend"],
-            "architecture": c["architecture"], "dataset": c["dataset"], "device": c["device"],
-            "precision": c.get("precision", "fp32"),
-            "compile": "compiled" if c.get("compile") else "eager",
-            "timesteps": c["timesteps"], "seed": c["seed"],
-            "claimed": ((r.get("about") or {}).get("method") or {}).get("complexity"), **m,
-        })
-    return pd.DataFrame(rows)
-
-
-GROUP = ["dataset", "architecture", "library", "backend", "device", "precision", "compile"]
+    """The :func:`~benches.aggregate.records_frame` rows of the ok records of ``mode``, with
+    ``method`` labelled by its params and recipe variant (``base_method``: the name alone),
+    ``compile`` as ``compiled``/``eager``, and the method's ``claimed`` complexity (from the
+    record's ``about``; None where it does not say)."""
+    chosen = [r for r in records if r["status"] == "ok" and r["cell"]["mode"] == mode]
+    if not chosen:
+        return pd.DataFrame()
+    frame = records_frame(chosen)
+    frame["base_method"] = frame["method"]
+    frame["method"] = [method_label(*r) for r in
+                       zip(frame["method"], frame["params"], frame["variant"], strict=True)]
+    frame["compile"] = frame["compile"].map({True: "compiled", False: "eager"})
+    frame["claimed"] = [((r.get("about") or {}).get("method") or {}).get("complexity")
+                        for r in chosen]
+    return frame
 
 
 def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
     """Per method: values at each T, fits and verdicts (medians over seeds)."""
     out = []
-    for keys, block in frame.groupby(GROUP + ["method", "base_method"], sort=True):
-        by_t = block.groupby("timesteps").median(numeric_only=True).sort_index()
+    keys_of_row = [*SETTING, "method", "base_method"]
+    for keys, block in frame.groupby(keys_of_row, sort=True):
+        by_t = block.groupby("timesteps")[list(EFFICIENCY)].median().sort_index()
         ts = [int(t) for t in by_t.index]
-        row = dict(zip(GROUP + ["method", "base_method"], keys, strict=True))
+        row = dict(zip(keys_of_row, keys, strict=True))
         row["T"] = ts
         for metric in EFFICIENCY:
-            column = by_t[metric].tolist() if metric in by_t else [None] * len(ts)
-            values = [None if v is None or v != v else float(v) for v in column]
+            values = [None if v != v else float(v) for v in by_t[metric]]
             row[metric] = values
             row[f"{metric}_fit"] = fit_scaling(ts, values)
         claims = [c for c in block["claimed"] if isinstance(c, dict)]
         claimed = claims[0] if claims else None  # the method's about["complexity"]
         row["claimed"] = claimed
-        if claimed is not None and "memory_exponent" in claimed:
-            row["memory_verdict"] = verdict(row["activation_bytes_fit"],
-                                            claimed["memory_exponent"])
-            row["backward_verdict"] = verdict(row["backward_s_fit"],
-                                              claimed["backward_exponent"])
+        for metric, figure in CLAIM_OF.items():
+            if claimed is not None and f"{figure}_exponent" in claimed:
+                row[f"{figure}_verdict"] = verdict(row[f"{metric}_fit"],
+                                                   claimed[f"{figure}_exponent"])
         out.append(row)
     return out
 
 
-def _fmt(value, scale, digits):
-    if value is None:
-        return "–"
-    return f"{value * scale + 0.0:.{digits}f}".replace("-0.000", "0.000").replace("-0.00", "0.00")
+def _fit_text(fit: Fit | None, part: str, scale: float = 1.0, digits: int = 2) -> str:
+    """A fit's ``exponent`` or ``slope`` (times ``scale``) at ``digits`` decimals."""
+    return number(None if fit is None else getattr(fit, part) * scale, digits)
 
 
 def _per_t(metric: str, values: list | None, ts: list[int], at: list[int],
@@ -118,7 +116,7 @@ def efficiency_tables(rows: list[dict]) -> list[dict]:
         return []
     tables = []
     time, memory = METRICS["time_per_iter_s"], METRICS["activation_bytes"]
-    for keys, group in pd.DataFrame(rows).groupby(GROUP, sort=True):
+    for keys, group in pd.DataFrame(rows).groupby(SETTING, sort=True):
         setting = " / ".join(str(k) for k in keys)
         ts = sorted({t for r in group["T"] for t in r})
         t_headers = ["method"] + [f"T={t}" for t in ts]
@@ -135,9 +133,9 @@ def efficiency_tables(rows: list[dict]) -> list[dict]:
             claimed = r["claimed"]
             fit_rows.append([
                 r["method"],
-                _fmt(tf and tf.exponent, 1, 2), _fmt(tf and tf.slope, time.scale, 2),
-                _fmt(bf and bf.exponent, 1, 2),
-                _fmt(mf and mf.exponent, 1, 2), _fmt(mf and mf.slope, memory.scale, 3),
+                _fit_text(tf, "exponent"), _fit_text(tf, "slope", time.scale),
+                _fit_text(bf, "exponent"),
+                _fit_text(mf, "exponent"), _fit_text(mf, "slope", memory.scale, 3),
                 f"O({claimed['memory']}) {r.get('memory_verdict', 'n/a')}" if claimed else "–",
                 f"O({claimed['backward']}) {r.get('backward_verdict', 'n/a')}" if claimed
                 else "–",
@@ -159,10 +157,12 @@ def alignment_tables(frame: pd.DataFrame) -> list[dict]:
     if frame.empty:
         return []
     tables = []
-    for keys, block in frame.groupby(GROUP, sort=True):
+    for keys, block in frame.groupby(SETTING, sort=True):
         setting = " / ".join(str(k) for k in keys)
         ts = sorted(set(block["timesteps"]))
         for metric in ALIGNMENT:
+            if block[metric].isna().all():
+                continue
             rows = []
             for method, mblock in block.groupby("method", sort=True):
                 means = mblock.groupby("timesteps")[metric].mean()

@@ -46,10 +46,21 @@ class Metric:
         if shown is None:
             return "–"
         d = self.digits if digits is None else digits
-        text = f"{shown + 0.0:.{d}f}"
+        text = number(shown, d)
         if std is not None and std == std:
-            text += f" ± {std * self.scale + 0.0:.{d}f}"
+            text += f" ± {number(std * self.scale, d)}"
         return text
+
+
+def number(value: float | None, digits: int, signed: bool = False) -> str:
+    """``value`` at ``digits`` decimals, ``+`` before a positive one if ``signed``; "–" for a
+    missing value (None or NaN); never "-0.00" nor "+0.00". Every number of show, the site and
+    compare is written by this."""
+    if value is None or value != value:
+        return "–"
+    if round(value, digits) == 0:
+        return f"{0.0:.{digits}f}"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 def accuracy_digits(test_samples: int | None, default: int = 2) -> int:

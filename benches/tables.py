@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .aggregate import method_label
+
 PROBLEM_HEADERS = ["Status", "Mode", "Dataset", "Method", "Library", "T", "Seed", "Reason"]
 
 
@@ -12,7 +14,7 @@ def problems(frame: pd.DataFrame) -> list[list[str]]:
     bad = frame[frame["status"] != "ok"].sort_values(["status", "dataset", "method"])
     return [
         [r["status"], r["mode"], r["dataset"],
-         r["method"] + "".join(f" ({v})" for v in (r["params"], r["variant"]) if v),
+         method_label(r["method"], r["params"], r["variant"]),
          r["library"], str(r["timesteps"]), str(r["seed"]), r["reason"] or ""]
         for _, r in bad.iterrows()
     ]

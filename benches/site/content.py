@@ -10,8 +10,9 @@ from typing import Any
 import pandas as pd
 
 from .. import report
-from ..aggregate import GROUP, env_id
-from ..schema import LEADERBOARD, METRICS
+from ..aggregate import GROUP, SETTING, env_id, method_label
+from ..report import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
+from ..schema import LEADERBOARD, METRICS, number
 from ..tables import PROBLEM_HEADERS, problems
 from . import plots
 from .leaderboard import (
@@ -26,9 +27,8 @@ from .leaderboard import (
 )
 from .reproduction import reproduction
 
-SCALING = ("time_per_iter_s", "backward_s", "activation_bytes")
-CLAIM_OF = {"backward_s": "backward", "activation_bytes": "memory"}  # metric → claimed figure
-FLAT_BELOW, LINEAR_ABOVE = report.ZERO_BELOW, report.ONE_ABOVE
+SCALING = ("time_per_iter_s", *CLAIM_OF)
+"""Metrics plotted against T: the time per iteration and those judged against a claim."""
 
 
 ABOUT_DEFAULTS: dict[str, dict[str, Any]] = {  # fields older records may lack
@@ -97,15 +97,12 @@ def _abouts(records: list[dict], part: str) -> dict[str, dict]:
 
 
 def _label(config: dict[str, Any], varying: list[str]) -> str:
-    parts = [str(config["method"])]
-    for key in ("params", "variant"):
-        if config.get(key):
-            parts.append(f"({config[key]})")
+    label = method_label(config["method"], config.get("params"), config.get("variant"))
     extra = [str(config[k]) for k in ("library", "track", "backend", "precision", "device")
              if k in varying]
     if "compile" in varying and config.get("compile"):
         extra.append("compiled")
-    return " ".join(parts) + (f" [{', '.join(extra)}]" if extra else "")
+    return label + (f" [{', '.join(extra)}]" if extra else "")
 
 
 def _series(block: pd.DataFrame, claims: dict[str, dict], metrics: tuple[str, ...]
@@ -167,8 +164,8 @@ def findings(series: list[plots.Series], where: str) -> list[str]:
             fit = report.fit_scaling(s.ts, ys)
             if fit is None:
                 continue
-            item = f"{s.label} (b = {round(fit.exponent, 2) + 0.0:.2f})"
-            (grows if fit.exponent > LINEAR_ABOVE else flat if fit.exponent < FLAT_BELOW
+            item = f"{s.label} (b = {number(fit.exponent, 2)})"
+            (grows if fit.exponent > ONE_ABOVE else flat if fit.exponent < ZERO_BELOW
              else between).append(item)
         if not grows and not flat and not between:
             continue
@@ -316,7 +313,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
     if not eff_frame.empty:
         sections = []
         rows = report.efficiency_rows(eff_frame)
-        for keys, group in pd.DataFrame(rows).groupby(report.GROUP, sort=True):
+        for keys, group in pd.DataFrame(rows).groupby(SETTING, sort=True):
             setting = " · ".join(str(k) for k in keys)
             series = []
             for _, r in group.iterrows():
@@ -336,13 +333,13 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
              "note": f"One fixed batch per point, warm-up excluded. Exponents b of y = a·T^b are "
                      f"fitted in log–log; the verdict compares the exponents of activation memory "
                      f"and backward time with the claimed complexity (O(1) in T: b < "
-                     f"{FLAT_BELOW}; O(T): b > {LINEAR_ABOVE})."},
+                     f"{ZERO_BELOW}; O(T): b > {ONE_ABOVE})."},
             [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
 
     al_frame = report.ok_frame(records, "alignment")
     if not al_frame.empty:
         sections = []
-        for keys, block in al_frame.groupby(report.GROUP, sort=True):
+        for keys, block in al_frame.groupby(SETTING, sort=True):
             setting = " · ".join(str(k) for k in keys)
             series = []
             for method, mblock in block.groupby("method", sort=True):

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..report import fit_scaling  # noqa: E402
-from ..schema import METRICS  # noqa: E402
+from ..schema import METRICS, number  # noqa: E402
 
 STYLE = {
     "svg.fonttype": "none",  # text stays text: small, selectable, escaped
@@ -76,12 +76,6 @@ def to_svg(fig) -> str:
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg"):]
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None or value != value:
-        return "–"
-    return f"{round(value, digits) + 0.0:.{digits}f}"  # no "-0.00"
 
 
 PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
@@ -147,7 +141,7 @@ def tradeoff(plot_id: str, title: str, points: list[dict], x_key: str, y_key: st
         ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5),
                   frameon=False)
         svg = to_svg(fig)
-    rows = [[p["label"], str(p["T"]), _fmt(p[x_key], xm.digits), _fmt(p[y_key], ym.digits),
+    rows = [[p["label"], str(p["T"]), number(p[x_key], xm.digits), number(p[y_key], ym.digits),
              "yes" if i in front else ""] for i, p in enumerate(pts)]
     rows.sort(key=lambda r: (r[4] != "yes", r[0]))
     return Plot(plot_id, title,
@@ -184,14 +178,14 @@ def scaling(plot_id: str, title: str, series: list[Series], metrics: tuple[str, 
                     continue
                 fit = fit_scaling([t for t, _ in pairs], [y for _, y in pairs])
                 claim = s.claims.get(m)
-                label = f"{s.label}: b={_fmt(fit.exponent, 2)}" if fit else s.label
+                label = f"{s.label}: b={number(fit.exponent, 2)}" if fit else s.label
                 if claim:
                     label += f" (claims O({claim}))"
                 ax.plot([t for t, _ in pairs], [y for _, y in pairs], marker="o", markersize=3,
                         linestyle=style, color=colors[s.method], label=label)
                 rows.append([s.label, metric.title,
-                             " · ".join(f"T={t}: {_fmt(y, metric.digits)}" for t, y in pairs),
-                             _fmt(fit.exponent if fit else None, 2),
+                             " · ".join(f"T={t}: {number(y, metric.digits)}" for t, y in pairs),
+                             number(fit.exponent if fit else None, 2),
                              f"O({claim})" if claim else "–"])
         for ax, m in zip(axes[0], metrics, strict=True):
             metric = METRICS[m]
@@ -228,7 +222,7 @@ def over_t(plot_id: str, title: str, series: list[Series], metric_key: str,
                                                             strict=False) if v is not None]
             ax.plot([t for t, _ in pairs], [y for _, y in pairs], marker="o", markersize=3,
                     color=colors[s.method], label=s.label)
-            rows.append([s.label, *[f"T={t}: {_fmt(y, metric.digits + 1)}" for t, y in pairs]])
+            rows.append([s.label, *[f"T={t}: {number(y, metric.digits + 1)}" for t, y in pairs]])
         if reference is not None:
             ax.axhline(reference, color="black", linewidth=0.8, linestyle=":")
         ts = sorted({t for s in usable for t in s.ts})
@@ -266,8 +260,8 @@ def curves(plot_id: str, title: str, groups: dict[int, list[dict]],
                 ax_loss.plot(range(1, len(line["loss"]) + 1), line["loss"], marker=".",
                              color=colors[line["method"]], label=line["label"])
                 rows.append([line["label"], str(t),
-                             " ".join(_fmt(acc.display(a), 1) for a in line["acc"]),
-                             " ".join(_fmt(x, 3) for x in line["loss"])])
+                             " ".join(number(acc.display(a), 1) for a in line["acc"]),
+                             " ".join(number(x, 3) for x in line["loss"])])
             ax_acc.set_ylabel(f"{acc.title} {acc.arrow}")
             ax_acc.set_title(f"T={t}: test accuracy", fontsize=9)
             ax_loss.set_ylabel(loss)

@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-from ..schema import METRICS, accuracy_digits
+from ..schema import METRICS, accuracy_digits, number
 
 # A published row may name a method family when the paper does not say which variant it ran.
 VARIANTS = {"rate": ("rate_m", "rate_s"), "ottt": ("ottt_a", "ottt_o")}
@@ -41,15 +41,15 @@ class Match:
 
     @property
     def measured_text(self) -> str:
-        return f"{self.measured:.{self.digits}f}"
+        return number(self.measured, self.digits)
 
     @property
     def std_text(self) -> str:
-        return "" if self.std is None else f"{self.std:.{self.digits}f}"
+        return "" if self.std is None else number(self.std, self.digits)
 
     @property
     def delta_text(self) -> str:
-        return f"{self.delta:+.{self.digits}f}"
+        return number(self.delta, self.digits, signed=True)
 
 
 def _matches(p: dict[str, str], row: pd.Series) -> bool:
