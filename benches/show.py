@@ -12,14 +12,15 @@ from .aggregate import CONTENDED_LOAD, contended, contention, records_frame, see
 from .errors import UserError
 from .records import load_records
 from .schema import LEADERBOARD, METRICS, accuracy_digits
-from .tables import PROBLEM_HEADERS, problems
+from .tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from .terminal import Column, fit, render, terminal_width, wrap
 
 FORMATS = ("plain", "markdown", "csv")
 TABLE_KEYS = ["dataset", "architecture", "track", "device"]
-DESCRIPTORS = {"params": "params", "variant": "recipe variant", "library": "library",
-               "backend": "backend", "precision": "precision", "compile": "compiled"}
-"""Row columns besides method and T (key → name); left out when constant over a table."""
+DESCRIPTORS = {k: TEXT_COLUMNS[k][0] for k in
+               ("params", "variant", "library", "backend", "precision", "compile")}
+"""Row columns besides method and T (key → title); said once above a table, in lower case,
+when constant over it."""
 TOP1 = "test_top1"
 
 
@@ -41,9 +42,7 @@ def _text(key: str, value: object) -> str:
 
 def top1_digits(block: pd.DataFrame) -> int:
     """Decimals of Top-1 supported by the table's median test-set size."""
-    if "test_samples" in block and block["test_samples"].notna().any():
-        return accuracy_digits(int(block["test_samples"].median()))
-    return METRICS[TOP1].digits
+    return accuracy_digits(median_test_samples(block), METRICS[TOP1].digits)
 
 
 def _metric_title(key: str) -> str:
@@ -66,13 +65,14 @@ def board(block: pd.DataFrame) -> Board:
     block = _sorted(block)
     fixed: list[str] = []
     columns = [Column("Method", "Method", [str(v) for v in block["method"]])]
-    for k, name in DESCRIPTORS.items():
+    for k, heading in DESCRIPTORS.items():
         cells = [_text(k, v) for v in block[k]]
         if len(set(cells)) == 1:
             if cells[0]:
+                name = heading.lower()
                 fixed.append(name if k == "compile" else f"{name} {cells[0]}")
             continue
-        columns.append(Column(name.capitalize(), name.capitalize(), cells))
+        columns.append(Column(heading, heading, cells))
     columns.append(Column("T", "T", [str(int(t)) for t in block["timesteps"]], numeric=True))
     shown = [m for m in LEADERBOARD if m in block and block[m].notna().any()]
     for rank, m in enumerate(shown):

@@ -1,10 +1,33 @@
-"""The list of records that are not ok, shared by ``show`` and the site."""
+"""What the tables of ``show`` and of the site share: the titles of the row keys, the
+test-set size a table's accuracies are shown for, and the list of records that are not ok."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from .aggregate import method_label
+
+TEXT_COLUMNS = {  # row keys of a leaderboard: title, description
+    "method": ("Method", "training method (see Methods)"),
+    "params": ("Params", "method parameters that differ from its defaults"),
+    "variant": ("Recipe variant", "recipe settings that differ from the method's own recipe"),
+    "track": ("Track", "recipe track: common (one recipe for all) or paper (each paper's own)"),
+    "library": ("Library", "SNN library the layers come from"),
+    "backend": ("Backend", "the library's neuron backend"),
+    "precision": ("Precision", "fp32 or bf16 autocast"),
+    "compile": ("Compiled", "torch.compile on"),
+    "device": ("Device", "where the cells ran"),
+    "timesteps": ("T", "time steps per sample"),
+}
+
+
+def median_test_samples(block: pd.DataFrame) -> int | None:
+    """The median test-set size of a table's rows (None where no record says): what sets the
+    decimals of its accuracies (:func:`~benches.schema.accuracy_digits`)."""
+    if "test_samples" in block and block["test_samples"].notna().any():
+        return int(block["test_samples"].median())
+    return None
+
 
 PROBLEM_HEADERS = ["Status", "Mode", "Dataset", "Method", "Library", "T", "Seed", "Reason"]
 

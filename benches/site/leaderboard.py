@@ -11,6 +11,7 @@ from scipy import stats
 
 from ..aggregate import GROUP, contended, contention
 from ..schema import LEADERBOARD, METRICS, Metric, accuracy_digits
+from ..tables import TEXT_COLUMNS, median_test_samples
 
 CONFIDENCE = 0.95
 INTERVAL_NOTE = (
@@ -21,18 +22,6 @@ INTERVAL_NOTE = (
     "ties only with an equal value."
 )
 
-TEXT_COLUMNS = {  # row keys of a leaderboard: title, description
-    "method": ("Method", "training method (see Methods)"),
-    "params": ("Params", "method parameters that differ from its defaults"),
-    "variant": ("Recipe variant", "recipe settings that differ from the method's own recipe"),
-    "track": ("Track", "recipe track: common (one recipe for all) or paper (each paper's own)"),
-    "library": ("Library", "SNN library the layers come from"),
-    "backend": ("Backend", "the library's neuron backend"),
-    "precision": ("Precision", "fp32 or bf16 autocast"),
-    "compile": ("Compiled", "torch.compile on"),
-    "device": ("Device", "where the cells ran"),
-    "timesteps": ("T", "time steps per sample"),
-}
 ALWAYS = ("method", "timesteps")
 FILTERS = ("timesteps", "library", "track", "method")
 
@@ -181,8 +170,7 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
         fixed = {TEXT_COLUMNS[k][0]: str(block[k].iloc[0]) for k in TEXT_COLUMNS
                  if k not in varying and str(block[k].iloc[0]) not in ("", "False")}
         shown = [m for m in metrics if m in block and block[m].notna().any()]
-        samples = (int(block["test_samples"].median())
-                   if "test_samples" in block and block["test_samples"].notna().any() else None)
+        samples = median_test_samples(block)
         digits = {m: accuracy_digits(samples, METRICS[m].digits) if m == "test_top1" else None
                   for m in shown}
         columns = [Column(k, *TEXT_COLUMNS[k], numeric=False) for k in varying]
