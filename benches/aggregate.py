@@ -8,7 +8,7 @@ import json
 import pandas as pd
 
 from .cell import Cell
-from .schema import METRICS
+from .schema import CONTENDED_LOAD, METRICS
 
 GROUP = ["mode", "dataset", "track", "variant", "architecture", "method", "params", "library",
          "backend", "device", "precision", "compile", "timesteps"]
@@ -80,10 +80,6 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     frame[list(METRICS)] = frame[list(METRICS)].astype(float)
     return frame
-
-
-CONTENDED_LOAD = 1.5
-"""A timing is flagged when the load average exceeded this many times the machine's CPUs."""
 
 
 def contended(frame: pd.DataFrame) -> pd.Series:

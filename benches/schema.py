@@ -72,6 +72,8 @@ def accuracy_digits(test_samples: int | None, default: int = 2) -> int:
 
 
 MIB = 1.0 / 2**20
+CONTENDED_LOAD = 1.5
+"""A timing is flagged when the load average exceeded this many times the machine's CPUs."""
 
 METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("test_top1", "Top-1", "%", "higher",
@@ -124,7 +126,8 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
            "GPU kernels launched by one training iteration", 1.0, 0),
     Metric("load_average", "Load", "", None,
            "the machine's 1-minute load average while the cell ran, its own threads included "
-           "(above 1.5 × the CPU count the timings were taken beside other work)", 1.0, 1),
+           f"(above {CONTENDED_LOAD:g} × the CPU count the timings were taken beside other work)",
+           1.0, 1),
     Metric("other_cells", "Other cells", "", None,
            "the most other benchmark cells seen running on this machine at once while this one "
            "ran (any but 0: the timings were taken beside other work)", 1.0, 0),

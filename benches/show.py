@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .aggregate import CONTENDED_LOAD, contended, contention, records_frame, seed_summary
+from .aggregate import contended, contention, records_frame, seed_summary
 from .errors import UserError
 from .records import load_records
-from .schema import LEADERBOARD, METRICS, accuracy_digits
+from .schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits
 from .tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from .terminal import Column, fit, render, terminal_width, wrap
 

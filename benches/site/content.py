@@ -12,7 +12,7 @@ import pandas as pd
 from .. import report
 from ..aggregate import GROUP, SETTING, env_id, method_label
 from ..report import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
-from ..schema import LEADERBOARD, METRICS, number
+from ..schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number
 from ..tables import PROBLEM_HEADERS, problems
 from . import plots
 from .leaderboard import (
@@ -288,6 +288,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
             f"board-{slug}.html", board.title, "board.html.j2",
             {"board": board, "figures": figures, "csv": f"data/{csv_name}",
              "interval_note": INTERVAL_NOTE, "legend_metrics": legend,
+             "contended_load": f"{CONTENDED_LOAD:g}",
              "dataset_about": datasets.get(board.dataset, ABOUT_DEFAULTS["dataset"]),
              "findings": findings(series, where),
              "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))

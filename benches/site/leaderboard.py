@@ -14,8 +14,10 @@ from ..schema import LEADERBOARD, METRICS, Metric, accuracy_digits
 from ..tables import TEXT_COLUMNS, median_test_samples
 
 CONFIDENCE = 0.95
+PERCENT = f"{CONFIDENCE * 100:g} %"
 INTERVAL_NOTE = (
-    "Each value is the mean over n seeds ± the standard deviation over seeds. Its 95 % interval "
+    f"Each value is the mean over n seeds ± the standard deviation over seeds. Its {PERCENT} "
+    "interval "
     "is mean ± t·s/√n (Student t with n − 1 degrees of freedom). In each column the best mean "
     "is marked ★ and every value whose interval overlaps the best one's is marked ≈ (a tie: "
     "the seeds do not tell them apart). A configuration with one seed has no interval and "
@@ -106,7 +108,8 @@ def slugify(text: str) -> str:
 
 
 def interval(mean: float, std: float | None, n: int) -> tuple[float, float] | None:
-    """The 95 % Student-t interval of a mean over ``n`` seeds (``None`` for one seed)."""
+    """The Student-t interval (:data:`CONFIDENCE`) of a mean over ``n`` seeds (``None`` for one
+    seed)."""
     if n < 2 or std is None or std != std:
         return None
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / n**0.5

@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from ..atomic import write_atomically
 from ..schema import METRICS
+from .leaderboard import PERCENT
 
 
 def _cell(text: str) -> str:
@@ -39,8 +40,8 @@ def summary_markdown(content, figure_files: dict[str, str]) -> str:
             rows.append(cells)
         lines += [tabulate(rows, headers, tablefmt="github", disable_numparse=True,
                            colalign=["left"] * 4 + ["right"] * (len(headers) - 4)), ""]
-    lines.append("Bold: the best mean of the column; ≈: its 95 % interval over seeds overlaps "
-                 "the best one's.")
+    lines.append(f"Bold: the best mean of the column; ≈: its {PERCENT} interval over seeds "
+                 "overlaps the best one's.")
     lines.append("")
     for plot_id, name in figure_files.items():
         plot = next(p for p in content.headline_plots if p.id == plot_id)
