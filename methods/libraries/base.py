@@ -25,6 +25,8 @@ class SpikingNeuron(StepModule, ABC):
 
     ``multi_step`` runs T steps from a zero state with the library's own autograd;
     ``single_step`` advances the kept state by one step and records the charged potential ``h``.
+    Kept state is declared with ``register_memory`` (see ``MemoryModule``); a library that keeps
+    it in an object of its own extends ``reset_state`` and ``detach_state``.
     """
 
     library: ClassVar[str] = ""
@@ -32,7 +34,7 @@ class SpikingNeuron(StepModule, ABC):
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.h: torch.Tensor | None = None
+        self.register_memory("h")  # the charged potential H_t of the last single step
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "m":
@@ -56,14 +58,6 @@ class SpikingNeuron(StepModule, ABC):
     @abstractmethod
     def membrane(self) -> torch.Tensor | None:
         """The post-reset membrane ``V_t`` after the last step (``None`` before any step)."""
-
-    @abstractmethod
-    def reset_state(self) -> None:
-        """Forget the membrane state (start of a new sequence)."""
-
-    @abstractmethod
-    def detach_state(self) -> None:
-        """Cut the membrane state from the graph (no gradient across time)."""
 
     @torch.no_grad()
     def sequence(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -41,8 +41,8 @@ class SnnTorchLIF(SpikingNeuron):
         # Leaky appends itself to a class-wide list (for its init_hidden helpers); drop that
         # reference so models built and discarded in one process can be freed.
         snntorch.SpikingNeuron.instances.remove(self.leaky)
-        self._started = False
-        self._last_spike: torch.Tensor | None = None
+        self.register_memory("_started", False)
+        self.register_memory("_last_spike")
 
     def on_config_change(self) -> None:
         self.leaky.reset_delay = self.cfg.detach_reset
@@ -82,12 +82,11 @@ class SnnTorchLIF(SpikingNeuron):
         return mem
 
     def reset_state(self) -> None:
+        super().reset_state()
         self.leaky.mem = torch.zeros(0)
-        self._started = False
-        self._last_spike = None
-        self.h = None
 
     def detach_state(self) -> None:
+        super().detach_state()
         if self._started:
             self.leaky.mem = self.leaky.mem.detach()
 

@@ -98,10 +98,11 @@ class SpikingJellyLIF(SpikingNeuron):
         return self._v()
 
     def reset_state(self) -> None:
+        super().reset_state()
         self.node.reset()
-        self.h = None
 
     def detach_state(self) -> None:
+        super().detach_state()
         v = self._v()
         if v is not None:
             self.node.v = v.detach()
@@ -132,7 +133,7 @@ class SpikingJellyOnlineLIF(SpikingJellyLIF):
         node_cls = OTTTLIFNode if kind == "ottt" else SLTTLIFNode
         super().__init__(cfg, node_cls(**lif_node_kwargs(cfg), step_mode="s"))
         self.provides_trace = kind == "ottt"
-        self.trace: torch.Tensor | None = None
+        self.register_memory("trace")  # OTTTLIFNode's presynaptic trace of the last step
 
     def single_step(self, x, threshold=None):
         out = super().single_step(x, threshold)
@@ -145,10 +146,6 @@ class SpikingJellyOnlineLIF(SpikingJellyLIF):
         out = torch.stack([self.single_step(x) for x in x_seq])
         self.reset_state()
         return out
-
-    def reset_state(self) -> None:
-        super().reset_state()
-        self.trace = None
 
 
 class SpikingJellyTraceSynapse(torch.nn.Module):

@@ -18,7 +18,7 @@ class TorchLIF(SpikingNeuron):
 
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__(cfg)
-        self.v: torch.Tensor | None = None
+        self.register_memory("v")  # the post-reset membrane V_t
 
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
         return lif_multi_step(x_seq, self.cfg)
@@ -29,13 +29,6 @@ class TorchLIF(SpikingNeuron):
 
     def membrane(self):
         return self.v
-
-    def reset_state(self) -> None:
-        self.v, self.h = None, None
-
-    def detach_state(self) -> None:
-        if self.v is not None:
-            self.v = self.v.detach()
 
     def sequence(self, x_seq):
         return lif_sequence(x_seq, self.cfg)

@@ -1,27 +1,60 @@
-"""Time-aware modules and whole-model helpers: step mode, state reset, pass switching."""
+"""Time-aware modules and whole-model helpers: kept state, step mode, pass switching."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import torch
 from torch import nn
 
 
-class StepModule(nn.Module):
+class MemoryModule(nn.Module):
+    """A module that keeps state between calls (spikingjelly's ``register_memory`` idea).
+
+    Every kept value is declared once with :meth:`register_memory`; :meth:`reset_state` puts
+    them all back to their initial values and :meth:`detach_state` cuts the tensors among them
+    from the graph. A module that keeps state in an object of its own library extends both.
+    :func:`reset_states` resets every memory module of a model, one way.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memories: dict[str, Any] = {}
+
+    def register_memory(self, name: str, init: Any = None) -> None:
+        """Keep ``name`` between calls, starting (and reset) at ``init``; a callable ``init``
+        (``list``) gives a fresh value at every reset."""
+        self._memories[name] = init
+        setattr(self, name, init() if callable(init) else init)
+
+    def reset_state(self) -> None:
+        """Forget kept state (start of a new sequence)."""
+        for name, init in self._memories.items():
+            setattr(self, name, init() if callable(init) else init)
+
+    def detach_state(self) -> None:
+        """Cut kept tensors from the graph (no gradient across time)."""
+        for name in self._memories:
+            value = getattr(self, name)
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.detach())
+
+
+class StepModule(MemoryModule):
     """A module of this suite that behaves per step mode: ``'m'`` takes folded ``[T·B, ...]``
     input (``T`` set here), ``'s'`` one step ``[B, ...]`` and keeps state between calls.
-    Only these are switched by :func:`set_step_mode` (library layers keep their own modes)."""
+    Only these are switched by :func:`set_step_mode` (library layers keep their own modes).
+
+    ``exact`` (set by :func:`exact_mode` only) asks for the plain differentiable forward."""
 
     def __init__(self) -> None:
         super().__init__()
         self.step_mode = "m"
         self.T = 1
-        self.exact = False  # behave as a plain differentiable module (see ``exact_mode``)
-
-    def reset_state(self) -> None:
-        """Forget kept state (start of a new sequence)."""
+        self.exact = False
 
 
 class TwoPassModule(StepModule):
@@ -45,7 +78,7 @@ def set_step_mode(model: nn.Module, mode: str, timesteps: int) -> None:
 def reset_states(model: nn.Module) -> None:
     """Forget every kept state (membranes, traces, per-sequence accumulators)."""
     for module in model.modules():
-        if isinstance(module, StepModule):
+        if isinstance(module, MemoryModule):
             module.reset_state()
 
 

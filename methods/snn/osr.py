@@ -28,8 +28,8 @@ class OTSNeuron(StepModule):
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
-        self.ratio: torch.Tensor | None = None
-        self.thresholds: list[torch.Tensor] = []
+        self.register_memory("ratio")  # (θ₀ − mean(H_1)) / std(H_1) of this sequence
+        self.register_memory("thresholds", list)  # θ_t of every step of this sequence
 
     @torch.no_grad()
     def threshold_for(self, h: torch.Tensor) -> torch.Tensor:
@@ -49,11 +49,6 @@ class OTSNeuron(StepModule):
         theta = self.threshold_for(h)
         self.thresholds.append(theta)
         return self.inner.single_step(x, threshold=theta)
-
-    def reset_state(self) -> None:
-        self.inner.reset_state()
-        self.ratio = None
-        self.thresholds = []
 
 
 class _OSRFunction(torch.autograd.Function):
@@ -98,8 +93,8 @@ class OSRNorm(StepModule):
         # that a CUDA-graph replay folds the statistics of the previous replay
         self.register_buffer("seq_sum_mean", torch.zeros(channels), persistent=False)
         self.register_buffer("seq_sum_sq", torch.zeros(channels), persistent=False)
-        self._steps = 0
-        self._new_sequence = True
+        self._steps = 0  # steps in those sums (kept across sequences, like them)
+        self.register_memory("_new_sequence", True)  # fold the sums before the next step
 
     @torch.no_grad()
     def _fold_previous_sequence(self) -> None:
@@ -143,6 +138,3 @@ class OSRNorm(StepModule):
             x, self.weight, self.bias, mean_t, invstd_t, use_mean, use_invstd,
             self.running_mean.clone(), run_invstd, self.reduce,
         )
-
-    def reset_state(self) -> None:
-        self._new_sequence = True

@@ -144,9 +144,9 @@ class RateNeuron(TwoPassModule):
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
-        self.acc: Eligibility | None = None
-        self.rate: torch.Tensor | None = None
-        self.elig: torch.Tensor | None = None
+        self.register_memory("acc")  # Eligibility of a single-step spike pass
+        self.register_memory("rate")  # r and e of the spike pass, read by the rate pass
+        self.register_memory("elig")
 
     def forward(self, x):
         if not self.training or self.exact:
@@ -166,10 +166,6 @@ class RateNeuron(TwoPassModule):
         self.acc.update(self.inner.h, s)
         return s
 
-    def reset_state(self) -> None:
-        self.inner.reset_state()
-        self.acc, self.rate, self.elig = None, None, None
-
 
 class RateBatchNorm(TwoPassModule):
     """BatchNorm for rate-based BP.
@@ -185,9 +181,10 @@ class RateBatchNorm(TwoPassModule):
         super().__init__()
         self.bn = nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
         self.reduce = (0, 2, 3) if dims == 2 else (0,)
-        self._sum_mean: torch.Tensor | None = None
-        self._sum_var: torch.Tensor | None = None
-        self._count = 0
+        # Σ of the per-step batch means and variances of the spike pass, and their count
+        self.register_memory("_sum_mean")
+        self.register_memory("_sum_var")
+        self.register_memory("_count", 0)
 
     def forward(self, x):
         bn = self.bn
@@ -215,6 +212,3 @@ class RateBatchNorm(TwoPassModule):
             x, bn.weight, bn.bias, self._sum_mean / self._count, self._sum_var / self._count,
             bn.eps, self.reduce,
         )
-
-    def reset_state(self) -> None:
-        self._sum_mean, self._sum_var, self._count = None, None, 0

@@ -131,7 +131,7 @@ class TraceNeuron(StepModule):
         super().__init__()
         self.inner = inner
         self.scale = scale
-        self.trace: torch.Tensor | None = None
+        self.register_memory("trace")  # â_t, without grad
 
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.scale == 1.0 else x * self.scale
@@ -152,6 +152,3 @@ class TraceNeuron(StepModule):
                 self.trace = spikes if self.trace is None else \
                     self.trace * self.inner.cfg.decay + spikes
         return SpikeTrace(self._scaled(s), self._scaled(self.trace))
-
-    def reset_state(self) -> None:
-        self.trace = None
