@@ -27,6 +27,11 @@ class OTTTLayers(LayerFactory):
         return self.library.trace_synapse(self.library.weight_standardized("linear", fin, fout,
                                                                            bias=bias))
 
+    def readout(self, fin, fout):
+        """A plain linear classifier, as in OTTT's own network (no weight standardisation),
+        still taking its weight gradient from the presynaptic trace."""
+        return self.library.trace_synapse(nn.Linear(fin, fout))
+
     def norm(self, channels, dims=2):
         return nn.Identity()
 

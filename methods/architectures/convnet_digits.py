@@ -27,5 +27,5 @@ class ConvNetDigits(Architecture):
             f.neuron(),
             f.avg_pool(2),
             f.flatten(),
-            f.linear(32 * (height // 2) * (width // 2), num_classes),
+            f.readout(32 * (height // 2) * (width // 2), num_classes),
         )

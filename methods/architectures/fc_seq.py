@@ -30,5 +30,5 @@ class FCSeq(Architecture):
             f.linear(HIDDEN, HIDDEN),
             f.norm(HIDDEN, dims=1),
             f.neuron(),
-            f.linear(HIDDEN, num_classes),
+            f.readout(HIDDEN, num_classes),
         )

@@ -89,7 +89,7 @@ class ResNet18(Architecture):
     input_size = "32×32"
 
     def build(self, f: LayerFactory, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        head = [f.linear(512, num_classes)]
+        head = [f.readout(512, num_classes)]
         return cifar_resnet(f, in_shape[0], (64, 128, 256, 512), (2, 2, 2, 2), head)
 
 
@@ -104,5 +104,5 @@ class ResNet19(Architecture):
     input_size = "32×32"
 
     def build(self, f: LayerFactory, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        head = [f.linear(512, 256), f.neuron(), f.linear(256, num_classes)]
+        head = [f.linear(512, 256), f.neuron(), f.readout(256, num_classes)]
         return cifar_resnet(f, in_shape[0], (128, 256, 512), (3, 3, 2), head)

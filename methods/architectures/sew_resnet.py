@@ -65,5 +65,5 @@ class ResNet34(Architecture):
             *stages(f, SEWBlock, 64, (64, 128, 256, 512), (3, 4, 6, 3)),
             f.adaptive_avg_pool(1),
             f.flatten(),
-            f.linear(512, num_classes),
+            f.readout(512, num_classes),
         )

@@ -67,7 +67,7 @@ class VGG11(Architecture):
             *conv_stack(f, in_shape[0], self.cfg),
             f.adaptive_avg_pool(1),
             f.flatten(),
-            f.linear(512, num_classes),
+            f.readout(512, num_classes),
         )
 
 
@@ -93,5 +93,5 @@ class VGGSNN(Architecture):
         return nn.Sequential(
             *conv_stack(f, channels, self.cfg),
             f.flatten(),
-            f.linear(features, num_classes),
+            f.readout(features, num_classes),
         )

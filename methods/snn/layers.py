@@ -52,6 +52,11 @@ class LayerFactory:
     def linear(self, fin: int, fout: int, bias: bool = True) -> nn.Module:
         return nn.Linear(fin, fout, bias=bias)
 
+    def readout(self, fin: int, fout: int) -> nn.Module:
+        """The classifier at the end of a network (a method may keep it plainer than its
+        hidden layers: OTTT's readout is not weight-standardised)."""
+        return self.linear(fin, fout)
+
     def norm(self, channels: int, dims: int = 2) -> nn.Module:
         return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
 
