@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 from helpers import make_cell
+from reference_surrogate import ref_spike
 from torch import nn
 
 from methods import get_method
 from methods.snn.config import LIFConfig
-from methods.snn.surrogate import spike
 
 
 def tiny_net(method, n_in=12, n_hidden=16, n_out=5):
@@ -25,7 +25,7 @@ def unrolled_reference(net, x_seq, y, cfg: LIFConfig, keep_reset: bool):
     outs = []
     for x in x_seq:
         h = cfg.decay * v + x @ w1.t() + b1
-        s = spike(h - cfg.threshold, cfg.surrogate, cfg.alpha)
+        s = ref_spike(h - cfg.threshold, cfg.surrogate, cfg.alpha)
         r = s if keep_reset else s.detach()
         v = h - cfg.threshold * r if cfg.reset == "soft" else h * (1 - r)
         outs.append(s @ w2.t() + b2)

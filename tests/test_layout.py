@@ -25,13 +25,22 @@ def test_plugins_import_only_the_plain_data_modules_of_benches(package):
     assert not offenders
 
 
+BUILTIN_METHODS = ("bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s",
+                   "rate_m")
+
+
 def test_one_file_per_method_and_dataset():
+    """Every built-in method and dataset lives in its own module (plug-ins live elsewhere)."""
     from datasets import get_dataset, list_datasets
     from methods import get_method, list_methods
 
-    for name in list_methods():
+    assert set(BUILTIN_METHODS) <= set(list_methods())
+    for name in BUILTIN_METHODS:
         assert get_method(name).__module__ == f"methods.{name}"
     families = {"cifar10": "cifar", "cifar100": "cifar"}  # datasets/cifar.py holds both
-    for name in list_datasets():
+    builtin = [n for n in list_datasets()
+               if type(get_dataset(n)).__module__.startswith("datasets.")]
+    assert {"digits", "digits_dvs", "digits_seq", "cifar10", "shd"} <= set(builtin)
+    for name in builtin:
         module = type(get_dataset(name)).__module__
         assert module == f"datasets.{families.get(name, name)}", (name, module)

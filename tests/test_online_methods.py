@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import make_cell
+from reference_surrogate import ref_surrogate_grad
 from torch import nn
 
 from methods import get_method
 from methods.ottt_a import OUTPUT_SCALE
-from methods.snn.surrogate import surrogate_grad
 
 T, B, N_IN, N_HID, N_OUT = 5, 6, 10, 14, 4
 
@@ -57,7 +57,7 @@ def reference_grads(net, x_seq, y, cfg, use_trace: bool, scale: float, steps=Non
             d2 = (o.softmax(1) - onehot) / (B * T)
             gw2 += d2.t() @ (scale * (trace if use_trace else s))
             gb2 += d2.sum(0)
-            d1 = (scale * d2 @ w2) * surrogate_grad(h - cfg.threshold, cfg.surrogate, cfg.alpha)
+            d1 = (scale * d2 @ w2) * ref_surrogate_grad(h - cfg.threshold, cfg.surrogate, cfg.alpha)
             gw1 += d1.t() @ x
             gb1 += d1.sum(0)
     out = {}
