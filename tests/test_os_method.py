@@ -18,7 +18,7 @@ from methods.snn.osr import BOUND, OSRNorm, OTSNeuron
 def test_ots_keeps_the_threshold_ratio(library):
     cfg = LIFConfig()
     neuron = OTSNeuron(get_library(library).neuron(cfg)).train()
-    neuron.step_mode = "s"
+    set_step_mode(neuron, "s", 6)  # the wrapper and its neuron
     torch.manual_seed(0)
     inputs = [torch.randn(4, 50) * (1 + 0.3 * t) + 0.2 * t for t in range(6)]
     v = torch.zeros(4, 50)

@@ -12,7 +12,7 @@ from torch import nn
 from methods import forward_sequence, get_method
 from methods.libraries import get_library
 from methods.snn.config import LIFConfig
-from methods.snn.functional import set_phase
+from methods.snn.functional import set_phase, set_step_mode
 from methods.snn.rate import RateNeuron
 
 
@@ -57,7 +57,7 @@ def test_eligibility_matches_closed_form(reset, detach, mode, library):
     T = 8
     currents = torch.linspace(-0.3, 2.6, 40, dtype=torch.float64).float()
     neuron = RateNeuron(lib.neuron(cfg)).train()
-    neuron.step_mode, neuron.T = mode, T
+    set_step_mode(neuron, mode, T)  # the wrapper and its neuron
     with torch.no_grad():
         if mode == "m":
             neuron(currents.repeat(T).reshape(T, -1).flatten(0, 1).unsqueeze(1))
@@ -79,7 +79,7 @@ def test_rate_pass_returns_the_spike_rate(library):
     x_seq = torch.randn(6, 5, 30) + 0.7
     spikes = lib.neuron(cfg).multi_step(x_seq)
     neuron = RateNeuron(lib.neuron(cfg)).train()
-    neuron.T = 6
+    set_step_mode(neuron, "m", 6)
     with torch.no_grad():
         neuron(x_seq.flatten(0, 1))
     neuron.phase = "rate"

@@ -6,6 +6,7 @@ the method) and ``[B, ...]`` in single-step mode, where it keeps its membrane st
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from abc import ABC, abstractmethod
 from typing import ClassVar
@@ -17,30 +18,60 @@ from benches.registry import Registry
 
 from ..snn.config import LIFConfig
 from ..snn.functional import StepModule
+from ..snn.rate import eligibility_of_sequence
 from . import capabilities
 
 
 class SpikingNeuron(StepModule, ABC):
     """A LIF layer of some library behind one interface.
 
+    Called as a module — ``neuron(x)``, or ``neuron(x, threshold=θ_t)`` for one step with its
+    own threshold — so forward hooks see every call's spikes; the method wrappers call it so.
     ``multi_step`` runs T steps from a zero state with the library's own autograd;
     ``single_step`` advances the kept state by one step and records the charged potential ``h``.
     Kept state is declared with ``register_memory`` (see ``MemoryModule``); a library that keeps
     it in an object of its own extends ``reset_state`` and ``detach_state``.
+
+    ``config`` holds the constants the neuron was built with; ``cfg`` those it runs with now:
+    ``config`` itself, or with the reset spike detached while ``exact`` is set (``exact_mode``).
     """
 
     library: ClassVar[str] = ""
 
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.config = cfg
+        self._exact_config = dataclasses.replace(cfg, detach_reset=True)
         self.register_memory("h")  # the charged potential H_t of the last single step
+        self.register_memory("eligibility")  # (rate, eligibility) of the last spike pass
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.step_mode == "m":
-            x_seq = x.reshape(self.T, -1, *x.shape[1:])
-            return self.multi_step(x_seq).flatten(0, 1)
-        return self.single_step(x)
+    @property
+    def cfg(self) -> LIFConfig:
+        """The constants of the next call (read by the library object at every call)."""
+        return self._exact_config if self.exact else self.config
+
+    def forward(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None, *,
+        eligibility: bool = False,
+    ) -> torch.Tensor:
+        """Spikes for folded ``[T·B, ...]`` input (``'m'``, from a zero state) or for one step
+        ``[B, ...]`` (``'s'``, from the kept state; ``threshold`` replaces θ for this step).
+
+        ``eligibility`` (``'m'`` only): rate-based BP's spike pass, without grad and without
+        storing ``H``; leaves ``(rate, eligibility)`` in ``self.eligibility``."""
+        if self.step_mode == "s":
+            if eligibility:
+                raise ValueError("eligibility=True is the multi-step spike pass; a single step "
+                                 "leaves its charge in .h")
+            return self.single_step(x, threshold)
+        if threshold is not None:
+            raise ValueError("a per-step threshold needs single-step mode")
+        x_seq = x.reshape(self.T, -1, *x.shape[1:])
+        if eligibility:
+            s_seq, rate, elig = self.rate_pass(x_seq)
+            self.eligibility = (rate, elig)
+            return s_seq.flatten(0, 1)
+        return self.multi_step(x_seq).flatten(0, 1)
 
     @abstractmethod
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -51,9 +82,6 @@ class SpikingNeuron(StepModule, ABC):
         self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
     ) -> torch.Tensor:
         """One step from the kept state; sets ``self.h`` to the charged potential ``H_t``."""
-
-    def on_config_change(self) -> None:
-        """Apply a replaced ``self.cfg`` to the library object (``exact_mode`` swaps it)."""
 
     @abstractmethod
     def membrane(self) -> torch.Tensor | None:
@@ -74,8 +102,6 @@ class SpikingNeuron(StepModule, ABC):
     def rate_pass(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The spike pass of rate-based BP over ``[T, ...]``: ``(s_seq, rate, eligibility)``
         (see :mod:`methods.snn.rate`)."""
-        from ..snn.rate import eligibility_of_sequence
-
         s_seq, h_seq = self.sequence(x_seq)
         return (s_seq, *eligibility_of_sequence(h_seq, s_seq, self.cfg))
 

@@ -44,9 +44,6 @@ class SnnTorchLIF(SpikingNeuron):
         self.register_memory("_started", False)
         self.register_memory("_last_spike")
 
-    def on_config_change(self) -> None:
-        self.leaky.reset_delay = self.cfg.detach_reset
-
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
         self.reset_state()
         out = torch.stack([self.single_step(x) for x in x_seq])
@@ -55,6 +52,7 @@ class SnnTorchLIF(SpikingNeuron):
 
     def single_step(self, x, threshold=None):
         leaky = self.leaky
+        leaky.reset_delay = self.cfg.detach_reset  # detached in exact mode
         if not self._started:
             leaky.mem = torch.zeros_like(x)
             self._started = True

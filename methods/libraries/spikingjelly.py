@@ -67,23 +67,26 @@ class SpikingJellyLIF(SpikingNeuron):
             node = neuron.LIFNode(**lif_node_kwargs(cfg), step_mode="m")
         self.node = node
 
-    def on_config_change(self) -> None:
-        self.node.detach_reset = self.cfg.detach_reset
+    def _node(self, step_mode: str) -> torch.nn.Module:
+        """The library node, set for this call: its step mode and the reset detachment of
+        ``cfg`` (detached in exact mode)."""
+        node = self.node
+        node.step_mode, node.detach_reset = step_mode, self.cfg.detach_reset
+        return node
 
     def _v(self) -> torch.Tensor | None:
         v = self.node.v
         return v if isinstance(v, torch.Tensor) else None
 
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
-        self.node.reset()
-        self.node.step_mode = "m"
-        out = self.node(x_seq)
-        self.node.reset()
+        node = self._node("m")
+        node.reset()
+        out = node(x_seq)
+        node.reset()
         return out
 
     def single_step(self, x, threshold=None):
-        node = self.node
-        node.step_mode = "s"
+        node = self._node("s")
         v = self._v()
         self.h = x if v is None else x + self.cfg.decay * v
         if threshold is None:
@@ -109,9 +112,9 @@ class SpikingJellyLIF(SpikingNeuron):
 
     @torch.no_grad()
     def sequence(self, x_seq):
-        node = self.node
+        node = self._node("m")
         node.reset()
-        node.step_mode, node.store_v_seq = "m", True
+        node.store_v_seq = True
         try:
             s_seq = node(x_seq)
             v_seq = node.v_seq

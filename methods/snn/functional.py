@@ -1,8 +1,11 @@
-"""Time-aware modules and whole-model helpers: kept state, step mode, pass switching."""
+"""Time-aware modules and whole-model helpers: kept state, step mode, pass switching.
+
+This module imports nothing of the suite: the library neurons (``methods.libraries``), the
+method wrappers and the helpers below all build on it.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,23 +99,16 @@ def exact_mode(model: nn.Module) -> Iterator[nn.Module]:
     """The model's own forward with exact gradients through time: no detached membranes, no
     traces, no two-pass substitution, normalisers differentiated as computed, and every neuron
     with its reset spike detached (the ``bptt`` convention). Used as gradient-alignment
-    reference."""
-    from ..libraries.base import SpikingNeuron
+    reference.
 
-    saved = []
-    for module in model.modules():
-        if isinstance(module, StepModule):
-            module.exact = True
-        if isinstance(module, SpikingNeuron):
-            saved.append((module, module.cfg))
-            module.cfg = dataclasses.replace(module.cfg, detach_reset=True)
-            module.on_config_change()
+    Only the ``exact`` flag of every :class:`StepModule` is set for the duration; each module
+    reads it (a library neuron runs with its reset detached while it is set), and no
+    configuration object is replaced."""
+    modules = [m for m in model.modules() if isinstance(m, StepModule)]
+    for module in modules:
+        module.exact = True
     try:
         yield model
     finally:
-        for module in model.modules():
-            if isinstance(module, StepModule):
-                module.exact = False
-        for module, cfg in saved:
-            module.cfg = cfg
-            module.on_config_change()
+        for module in modules:
+            module.exact = False

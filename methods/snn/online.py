@@ -22,11 +22,9 @@ class OnlineNeuron(StepModule):
         self.inner = inner
 
     def forward(self, x):
-        if self.step_mode == "m":
-            return self.inner(x)
-        if not self.exact:
+        if self.step_mode == "s" and not self.exact:
             self.inner.detach_state()
-        return self.inner.single_step(x)
+        return self.inner(x)
 
 
 def online_train_step(

@@ -48,7 +48,7 @@ class OTSNeuron(StepModule):
         h = x.detach() if v is None else x.detach() + self.inner.cfg.decay * v.detach()
         theta = self.threshold_for(h)
         self.thresholds.append(theta)
-        return self.inner.single_step(x, threshold=theta)
+        return self.inner(x, threshold=theta)
 
 
 class _OSRFunction(torch.autograd.Function):

@@ -150,17 +150,17 @@ class RateNeuron(TwoPassModule):
 
     def forward(self, x):
         if not self.training or self.exact:
-            return self.inner(x) if self.step_mode == "m" else self.inner.single_step(x)
+            return self.inner(x)
         if self.phase == "rate":
             if self.rate is None:
                 self.rate, self.elig = self.acc.rate_and_eligibility()
             return _RateSubstitute.apply(x, self.rate, self.elig)
-        if self.step_mode == "m":
-            x_seq = x.reshape(self.T, -1, *x.shape[1:])
-            s_seq, self.rate, self.elig = self.inner.rate_pass(x_seq)
-            return s_seq.flatten(0, 1)
         with torch.no_grad():
-            s = self.inner.single_step(x)
+            if self.step_mode == "m":  # all T steps at once, H never stored
+                s = self.inner(x, eligibility=True)
+                self.rate, self.elig = self.inner.eligibility
+                return s
+            s = self.inner(x)
         if self.acc is None:
             self.acc = Eligibility(self.inner.cfg)
         self.acc.update(self.inner.h, s)

@@ -141,7 +141,7 @@ class TraceNeuron(StepModule):
             return self._scaled(self.inner(x))
         if not self.exact:
             self.inner.detach_state()
-        s = self.inner.single_step(x)
+        s = self.inner(x)
         if not self.training or self.exact:
             return self._scaled(s)
         if getattr(self.inner, "provides_trace", False):
