@@ -1,8 +1,9 @@
 """Firing rate per spiking layer (mean over time, neurons and samples).
 
-Every library neuron is instrumented for the duration of the context: its ``multi_step`` and
-``single_step`` calls are counted (the outermost call only, so a library that loops over its own
-single step is not counted twice), whichever wrapper of a method invokes them.
+For the duration of the context every library neuron carries a forward hook that counts the
+spikes it returns. Every method wrapper calls its neuron as a module, so each call is seen
+whichever method runs; only the outermost call of a neuron counts, so a library whose multi-step
+call goes through its own single-step calls is not counted twice.
 """
 
 from __future__ import annotations
@@ -15,41 +16,45 @@ from torch import nn
 from methods.libraries import SpikingNeuron
 
 
-def _instrument(neuron: SpikingNeuron, name: str, sums: dict, counts: dict, depth: list):
-    originals = {}
-    for attr in ("multi_step", "single_step"):
-        original = getattr(neuron, attr)
-        originals[attr] = original
+class _SpikeCounter:
+    """Forward hooks of one neuron: the spikes and elements of its outermost calls."""
 
-        def counted(*args, _original=original, **kwargs):
-            depth[0] += 1
-            try:
-                out = _original(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-            if depth[0] == 0 and isinstance(out, torch.Tensor):
-                sums[name] = sums.get(name, 0.0) + float(out.detach().float().sum())
-                counts[name] = counts.get(name, 0) + out.numel()
-            return out
+    def __init__(self) -> None:
+        self.depth = 0  # calls of this neuron under way (nested ones are not counted)
+        self.spikes: torch.Tensor | None = None  # float64, on the spikes' device: no sync
+        self.elements = 0
 
-        setattr(neuron, attr, counted)
-    return originals
+    def enter(self, module: nn.Module, args: tuple) -> None:
+        self.depth += 1
+
+    def leave(self, module: nn.Module, args: tuple, out) -> None:
+        self.depth -= 1
+        if self.depth or not isinstance(out, torch.Tensor):
+            return
+        total = out.detach().float().sum().double()
+        self.spikes = total if self.spikes is None else self.spikes + total
+        self.elements += out.numel()
+
+    def rate(self) -> float | None:
+        return float(self.spikes) / self.elements if self.elements else None
 
 
 @contextmanager
 def firing_rates(model: nn.Module):
     """Yields a dict filled, on exit, with ``layer name → mean spike rate`` of every LIF layer."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    patched = []
-    for name, module in model.named_modules():
-        if isinstance(module, SpikingNeuron):
-            patched.append((module, _instrument(module, name, sums, counts, [0])))
+    counters: dict[str, _SpikeCounter] = {}
+    handles = []
     rates: dict[str, float] = {}
     try:
+        for name, module in model.named_modules():
+            if isinstance(module, SpikingNeuron):
+                counter = counters[name] = _SpikeCounter()
+                handles.append(module.register_forward_pre_hook(counter.enter))
+                # always_call: the depth comes back down even when the call raises
+                handles.append(module.register_forward_hook(counter.leave, always_call=True))
         yield rates
     finally:
-        for module, originals in patched:
-            for attr in originals:
-                delattr(module, attr)  # back to the class's methods
-        rates.update({name: sums[name] / counts[name] for name in sums if counts[name]})
+        for handle in handles:
+            handle.remove()
+        rates.update({name: rate for name, c in counters.items()
+                      if (rate := c.rate()) is not None})
