@@ -128,6 +128,10 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
            "the machine's 1-minute load average while the cell ran, its own threads included "
            f"(above {CONTENDED_LOAD:g} × the CPU count the timings were taken beside other work)",
            1.0, 1),
+    Metric("neuron_spike_mismatch", "Spike mismatch", "%", "lower",
+           "share of spikes the library's neuron gets wrong against the suite's reference LIF "
+           "on a standard input (0 unless the library runs its own closest configuration)",
+           100.0, 1),
     Metric("other_cells", "Other cells", "", None,
            "the most other benchmark cells seen running on this machine at once while this one "
            "ran (any but 0: the timings were taken beside other work)", 1.0, 0),

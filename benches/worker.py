@@ -22,6 +22,7 @@ from datasets import list_datasets
 from methods import list_methods
 from methods.architectures import list_architectures
 from methods.libraries import get_library, list_libraries
+from methods.snn.config import LIFConfig
 
 from .cell import Cell
 from .checkpoint import checkpoint_dir
@@ -84,6 +85,16 @@ def is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
+
+
+def neuron_config(cell: Cell) -> LIFConfig:
+    """The LIF constants the cell's neurons were built with."""
+    from methods import get_method
+    from methods.recipes import Recipe
+
+    recipe = Recipe.from_dict(cell.recipe) if cell.recipe else \
+        get_method(cell.method).recipe_for("common")
+    return recipe.lif()
 
 
 def die_with_parent() -> None:
@@ -170,6 +181,10 @@ def run_cell(
         env["library"]["backend_in_use"] = library.backend_in_use(cell.backend, device)
     except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
         env["library"]["backend_in_use"] = f"unknown ({type(exc).__name__})"
+    if status == "ok":  # how the library's neuron differs from the suite's, measured
+        lif = neuron_config(cell)
+        env["library"]["semantics"] = library.semantics(lif)
+        metrics["neuron_spike_mismatch"] = library.spike_mismatch(lif)
     record = make_record(
         cell, status, reason, metrics, env, matrix=matrix, started_at=started,
         duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,

@@ -10,6 +10,21 @@ from helpers import REPO
 from benches.cell import Cell
 from benches.execute import execute
 from methods.base import METHODS
+from methods.libraries import Library
+from methods.libraries.base import LIBRARIES
+from methods.libraries.capabilities import ALL, MULTI_STEP
+
+
+class Stepper(Library):
+    """A library whose neurons only step one at a time."""
+
+    name = "stepper"
+    description = "test"
+    capabilities = ALL - {MULTI_STEP}
+    lacks = {MULTI_STEP: "steps one at a time"}
+
+    def neuron(self, cfg):
+        raise NotImplementedError
 
 README = (REPO / "README.md").read_text()
 
@@ -28,14 +43,19 @@ def test_readme_method_example_runs():
         bad = Cell("bptt_tet", "torch", "digits", "convnet_digits", 2, 0,
                    recipe=recipe.to_dict(), params={"lamb": 2.0})
         assert method.supports(bad) == (False, "lamb must be in [0, 1]")
-        snn = Cell("bptt_tet", "snntorch", "digits", "convnet_digits", 2, 0,
-                   recipe=recipe.to_dict())
-        assert not method.supports(snn)[0]
+        assert method.neuron_needs() == {"multi_step"}  # runs on every library that has it
+        no_multi = Cell("bptt_tet", "stepper", "digits", "convnet_digits", 2, 0,
+                        recipe=recipe.to_dict())
+        LIBRARIES.register(Stepper)
+        ok, why = method.supports(no_multi)
+        assert not ok and why == "bptt_tet cannot run on stepper: library stepper has no " \
+            "multi_step (steps one at a time)"
         torch.manual_seed(0)
         metrics = execute(cell)
         assert metrics["test_top1"] > 0.5
     finally:
-        METHODS._entries.pop("bptt_tet", None)
+        METHODS.unregister("bptt_tet")
+        LIBRARIES.unregister("stepper")
 
 
 def test_ci_runs_the_readme_test_command():

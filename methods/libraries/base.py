@@ -135,6 +135,23 @@ class Library(ABC):
                          + (f" ({self.lacks[need]})" if need in self.lacks else "")
                          for need in absent)
 
+    def semantics(self, cfg: LIFConfig) -> str | None:
+        """``None`` when the neuron computes exactly the suite's LIF for ``cfg``; otherwise
+        how it differs (the library then runs its own closest configuration)."""
+        return None
+
+    @torch.no_grad()
+    def spike_mismatch(self, cfg: LIFConfig, steps: int = 16, neurons: int = 4096) -> float:
+        """Fraction of spikes that differ from the reference neuron's on a standard input:
+        currents uniform in [0, 2 θ), seed 0, ``steps × neurons``, float32 on the CPU."""
+        from ..snn.lif import lif_sequence
+
+        gen = torch.Generator().manual_seed(0)
+        x = torch.rand(steps, neurons, generator=gen) * 2.0 * cfg.threshold
+        reference = lif_sequence(x, cfg)[0]
+        ours = self.neuron(cfg).sequence(x)[0]
+        return float((ours != reference).float().mean())
+
     def default_backend(self, device: str) -> str:
         """The backend a cell gets when its matrix names none."""
         return self.backends[0]

@@ -2,14 +2,17 @@
 
 Conventions found by ``tests/test_library_parity.py`` and how they are handled:
 
-* ``Leaky`` fires on ``U > θ``; the suite (and spikingjelly) fire on ``H ≥ θ`` → we pass our
-  surrogate callable as ``spike_grad`` (snntorch's documented way to choose a surrogate).
-* ``reset_delay=True`` resets from the *previous* potential with a detached spike: exact for a
-  hard reset with detached reset; for a soft reset it subtracts θ after the leak
-  (``U = βU + I − Sθ`` instead of ``β(U − Sθ) + I``) → not expressible, skipped.
-* ``reset_delay=False`` resets immediately through the (non-detached) spike: exact for a hard
-  reset with the reset kept; for a soft reset it also subtracts a delayed reset when ``U ≥ θ``
-  after reset (potential ≥ 2θ), which changes the spike train → skipped.
+* A **hard reset** is expressed exactly: ``reset_delay=True`` resets from the previous potential
+  with a detached spike (exact for a detached reset), ``reset_delay=False`` immediately through
+  the spike (exact for a kept reset); the suite's surrogate is passed as ``spike_grad`` so that
+  the neuron fires on ``H ≥ θ`` like the reference.
+* A **soft reset** cannot be expressed: ``Leaky`` subtracts θ after the leak
+  (``U = βU + I − Sθ`` instead of ``β(U − Sθ) + I``, ``reset_delay=True``), or also subtracts
+  a delayed reset while the potential stays ≥ θ (``reset_delay=False``). snntorch then runs its
+  own closest configuration: ``reset_mechanism="subtract"`` as snntorch applies it, with
+  snntorch's own sigmoid surrogate, which fires on ``U > θ``. The record says so
+  (``env.library.semantics``) and carries the measured spike-train mismatch against the
+  reference neuron (``metrics.neuron_spike_mismatch``).
 """
 
 from __future__ import annotations
@@ -30,12 +33,16 @@ class SnnTorchLIF(SpikingNeuron):
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__(cfg)
         import snntorch
+        from snntorch import surrogate
 
+        own = cfg.reset == "soft"  # not expressible: snntorch's closest, as snntorch runs it
+        self.own_semantics = own
         self.leaky = snntorch.Leaky(
             beta=cfg.decay,
             threshold=cfg.threshold,
-            spike_grad=Surrogate(cfg.surrogate, cfg.alpha),
-            reset_mechanism="zero" if cfg.reset == "hard" else "subtract",
+            spike_grad=surrogate.sigmoid(slope=cfg.alpha) if own and cfg.surrogate == "sigmoid"
+            else Surrogate(cfg.surrogate, cfg.alpha),
+            reset_mechanism="subtract" if own else "zero",
             reset_delay=cfg.detach_reset,
         )
         # Leaky appends itself to a class-wide list (for its init_hidden helpers); drop that
@@ -67,7 +74,9 @@ class SnnTorchLIF(SpikingNeuron):
             finally:
                 leaky.threshold = default
         # reset_delay=True returns the charged potential H_t; otherwise the reset one V_t.
-        self.h = mem if self.cfg.detach_reset else x + self.cfg.decay * v_prev
+        # With snntorch's own soft reset, mem is the potential it compares with θ.
+        self.h = mem if self.cfg.detach_reset or self.own_semantics \
+            else x + self.cfg.decay * v_prev
         self._last_spike = spk
         return spk
 
@@ -75,6 +84,8 @@ class SnnTorchLIF(SpikingNeuron):
         if not self._started:
             return None
         mem = self.leaky.mem
+        if self.own_semantics:  # the reset is applied at the next step, from mem itself
+            return mem
         if self.cfg.detach_reset and self._last_spike is not None:
             return mem * (1.0 - self._last_spike.detach())  # mem holds H_t; V_t = H_t(1 − s_t)
         return mem
@@ -92,26 +103,25 @@ class SnnTorchLIF(SpikingNeuron):
 @register_library
 class SnnTorchLibrary(Library):
     name = "snntorch"
-    description = "snntorch 1.0 Leaky (hard reset only; see the parity notes in README)"
+    description = ("snntorch 1.0 Leaky (hard reset exact; soft reset as snntorch applies it, "
+                   "see README)")
     distribution = "snntorch"
     capabilities = ALL - {STEP_THRESHOLD}
     lacks = {STEP_THRESHOLD: (
         "snntorch.Leaky decides step t−1's reset with step t's threshold (reset_delay), so a "
         "threshold chosen per step cannot be expressed")}
 
-    def supports(self, cfg: LIFConfig, backend: str, device: str) -> tuple[bool, str]:
-        ok, reason = super().supports(cfg, backend, device)
-        if not ok:
-            return ok, reason
-        if cfg.reset == "soft":
-            how = "after the leak (reset_delay=True)" if cfg.detach_reset else (
-                "again when the reset potential stays ≥ θ (reset_delay=False)"
-            )
-            return False, (
-                "snntorch.Leaky cannot express the suite's soft reset: it subtracts θ "
-                f"{how}, which changes the spike train"
-            )
-        return True, ""
+    def semantics(self, cfg: LIFConfig) -> str | None:
+        if cfg.reset != "soft":
+            return None
+        how = ("subtracts θ at the next step, after the leak (reset_delay=True)"
+               if cfg.detach_reset else
+               "subtracts θ through the spike, and again while the potential stays ≥ θ "
+               "(reset_delay=False)")
+        fires = (f"fires on U > θ (snntorch's sigmoid surrogate, slope {cfg.alpha:g})"
+                 if cfg.surrogate == "sigmoid" else
+                 f"fires on U ≥ θ (the suite's {cfg.surrogate} surrogate)")
+        return f"snntorch.Leaky's own soft reset: {fires}; {how}"
 
     def neuron(self, cfg: LIFConfig) -> SpikingNeuron:
         return SnnTorchLIF(cfg)
