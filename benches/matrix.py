@@ -45,13 +45,13 @@ from methods.recipes import TRACKS
 
 from .cell import DEVICES, MODES, PRECISIONS, Cell
 from .errors import UserError
+from .executors.base import DEFAULT_TIMEOUT_S
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
         "tracks", "precision", "compile")
 SCALARS = ("mode", "device", "threads")
 TABLES = ("recipe", "params")
 TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
-DEFAULT_TIMEOUT_S = 1800.0
 
 
 @dataclass

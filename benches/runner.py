@@ -28,7 +28,7 @@ from .claims import sweep
 from .errors import RECORD_WRITE_FAILED, RecordWriteError
 from .execute import support
 from .executors import CellJob, Executor, LocalExecutor, Progress
-from .executors.base import MEMORY_ENV, THREADS_ENV
+from .executors.base import DEFAULT_TIMEOUT_S, MEMORY_ENV, THREADS_ENV
 from .records import has_ok_record, make_record, now, read_record, record_path, write_record
 
 _CONTEXT: mp.context.BaseContext | None = None
@@ -110,7 +110,7 @@ def _run_in_subprocess(
 
 def run_cell_isolated(
     cell: Cell, out_dir: str, data_root: str | None = None, matrix: str | None = None,
-    timeout_s: float = 1800.0, env: dict[str, str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None,
     keep_checkpoints: bool = False, command: str | None = None,
 ) -> dict:
     """Run ``cell`` in its own process and return its record (written in any case).
@@ -168,7 +168,7 @@ def run_cells(
     matrix: str | None = None,
     data_root: str | None = None,
     resume: bool = False,
-    timeout_s: float = 1800.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     timeouts: dict[str, float] | None = None,
     executor: Executor | None = None,
     missing: dict[str, str] | None = None,

@@ -44,7 +44,6 @@ class RateM(Method):
     complexity = Complexity(memory="L", backward="L")
     cuda_graph = True
     paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}
-    multi_step_spike_pass = True
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
     def layers(self):
@@ -55,7 +54,7 @@ class RateM(Method):
         with timer("forward"):
             set_phase(model, "spike")
             with torch.no_grad():
-                if self.multi_step_spike_pass:
+                if self.forward_mode == "m":  # rate_m: T folded into the batch
                     forward_sequence(model, x_seq)
                 else:
                     for _ in forward_steps(model, x_seq):

@@ -10,5 +10,4 @@ from .rate_m import RateM
 class RateS(RateM):
     name = "rate_s"
     description = "rate-based BP, single-step spike pass (per-step BN statistics)"
-    multi_step_spike_pass = False
-    forward_mode = "s"
+    forward_mode = "s"  # the spike pass steps through T

@@ -12,6 +12,7 @@ from .snn.config import LIFConfig
 
 TRACKS = ("common", "paper")
 LOSSES = ("ce", "ce+mse")
+_NEURON = LIFConfig()
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,13 @@ class Recipe:
     """One training recipe (defaults: the ``common`` track)."""
 
     track: str = "common"
-    # neuron
-    tau: float = 2.0
-    threshold: float = 1.0
-    reset: str = "soft"
-    detach_reset: bool = True
-    surrogate: str = "sigmoid"
-    alpha: float = 4.0
+    # neuron: LIFConfig's fields, with its defaults (checked by LIFConfig when the cell builds)
+    tau: float = _NEURON.tau
+    threshold: float = _NEURON.threshold
+    reset: str = _NEURON.reset
+    detach_reset: bool = _NEURON.detach_reset
+    surrogate: str = _NEURON.surrogate
+    alpha: float = _NEURON.alpha
     # loss: "ce" = cross-entropy on the time-averaged output (online methods: CE(o_t)/T per step);
     # "ce+mse" = per step (1 − w)·CE(o_t) + w·MSE(o_t, target), averaged over t
     loss: str = "ce"
@@ -70,12 +71,8 @@ class Recipe:
 
     def lif(self, **overrides) -> LIFConfig:
         """The neuron constants of this recipe (``overrides`` e.g. ``detach_reset=False``)."""
-        values = dict(
-            tau=self.tau, threshold=self.threshold, reset=self.reset,
-            detach_reset=self.detach_reset, surrogate=self.surrogate, alpha=self.alpha,
-        )
-        values.update(overrides)
-        return LIFConfig(**values)
+        values = {f.name: getattr(self, f.name) for f in fields(LIFConfig)}
+        return LIFConfig(**{**values, **overrides})
 
     def updated(self, **changes) -> Recipe:
         """A copy with ``changes``; unknown keys raise ``ValueError`` naming them."""

@@ -100,3 +100,15 @@ def test_invalid_matrices_raise_user_errors(tmp_path, text, message):
     (tmp_path / "bad.toml").write_text(text)
     with pytest.raises(UserError, match=message):
         load_matrix(str(tmp_path / "bad.toml"))
+
+
+def test_recipes_carry_every_neuron_constant_with_its_default():
+    from dataclasses import fields
+
+    from methods.recipes import Recipe
+    from methods.snn.config import LIFConfig
+
+    recipe = {f.name: f.default for f in fields(Recipe)}
+    for f in fields(LIFConfig):
+        assert recipe[f.name] == f.default, f.name
+    assert Recipe(tau=3.0, reset="hard").lif() == LIFConfig(tau=3.0, reset="hard")

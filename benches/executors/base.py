@@ -21,6 +21,8 @@ from ..records import has_ok_record, read_record, record_path
 
 THREADS_ENV = "BENCHES_CELL_THREADS"
 """torch threads for a cell that does not fix its own (set by executors that share a host)."""
+DEFAULT_TIMEOUT_S = 1800.0
+"""Seconds a cell may run when neither its matrix nor ``--timeout`` says otherwise."""
 MEMORY_ENV = "BENCHES_CELL_MEMORY_LIMIT"
 """Bytes a cell process may map beyond what it holds when the cell starts (``--memory-limit``)."""
 
@@ -33,7 +35,7 @@ class CellJob:
     out_dir: str
     data_root: str | None = None
     matrix: str | None = None
-    timeout_s: float = 1800.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     keep_checkpoints: bool = False
     command: str | None = None  # the command line that ran the matrix (kept in the record)
     memory_limit_gb: float | None = None  # --memory-limit: CPU memory a cell may add
