@@ -47,6 +47,17 @@ def recipe_variant(record: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
 
 
+OWN_NEURON = "library's own neuron"
+"""The variant of a cell whose library runs its closest neuron, not the suite's LIF."""
+
+
+def variant(record: dict) -> str:
+    """The recipe variant, plus :data:`OWN_NEURON` where the record's library says its neuron
+    differs from the suite's (``env.library.semantics``, e.g. snntorch's soft reset)."""
+    own = ((record.get("env") or {}).get("library") or {}).get("semantics")
+    return ",".join(v for v in (recipe_variant(record), OWN_NEURON if own else "") if v)
+
+
 def method_label(method: str, params: str = "", variant: str = "") -> str:
     """A method with what sets its configuration apart: ``bptt (k=v) (reset=hard)``."""
     return str(method) + "".join(f" ({v})" for v in (params, variant) if v)
@@ -61,7 +72,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         row = {
             "key": r["key"], "status": r["status"], "reason": r["reason"],
             "matrix": r.get("matrix"), "mode": cell.mode, "dataset": cell.dataset,
-            "track": track(cell.recipe), "variant": recipe_variant(r),
+            "track": track(cell.recipe), "variant": variant(r),
             "architecture": cell.architecture, "method": cell.method,
             "params": ",".join(f"{k}={v}" for k, v in sorted(cell.params.items())),
             "library": cell.library, "backend": cell.backend, "device": cell.device,

@@ -10,7 +10,9 @@ from .aggregate import method_label
 TEXT_COLUMNS = {  # row keys of a leaderboard: title, description
     "method": ("Method", "training method (see Methods)"),
     "params": ("Params", "method parameters that differ from its defaults"),
-    "variant": ("Recipe variant", "recipe settings that differ from the method's own recipe"),
+    "variant": ("Recipe variant", "recipe settings that differ from the method's own recipe; "
+                "\"library's own neuron\" where the library runs its closest neuron instead of "
+                "the suite's LIF (its semantics and spike mismatch are in the record)"),
     "track": ("Track", "recipe track: common (one recipe for all) or paper (each paper's own)"),
     "library": ("Library", "SNN library the layers come from"),
     "backend": ("Backend", "the library's neuron backend"),

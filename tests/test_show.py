@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from helpers import make_cell
 
+from benches.cell import Cell
 from benches.cli import main
 from benches.records import make_record, write_record
 
@@ -201,3 +202,20 @@ def test_contended_timings_are_listed(tmp_path, capsys):
     assert "Timings taken beside other work" in out
     assert "digits bptt T=2 seed 0: load 6.0 on 2 CPUs" in out and "ottt_a T=2 seed" not in out
     assert "digits os T=2 seed 0: load 1.0 on 2 CPUs, 2 other cells running" in out
+
+
+def test_a_library_running_its_own_neuron_is_a_variant(tmp_path, capsys):
+    from site_records import train_record
+
+    exact = train_record("bptt", 0, 0.9, 2, 0.01, 2**20)
+    own = train_record("bptt", 0, 0.8, 2, 0.01, 2**20)
+    own["cell"]["library"] = "snntorch"
+    own["key"] = Cell.from_dict(own["cell"]).key()
+    own["env"] = {**own["env"], "library": {"name": "snntorch", "semantics": "fires on U > θ"}}
+    for record in (exact, own):
+        write_record(record, tmp_path)
+    assert main(["show", "--results", str(tmp_path), "--width", "160"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if " bptt" in line or line.startswith("bptt")]
+    assert any("library's own neuron" in r and "snntorch" in r for r in rows), out
+    assert any("library's own neuron" not in r and "torch" in r for r in rows), out

@@ -18,7 +18,10 @@ from benches.registry import Registry
 
 from ..snn.config import LIFConfig
 from ..snn.functional import StepModule
+from ..snn.lif import lif_sequence
 from ..snn.rate import eligibility_of_sequence
+from ..snn.trace import TraceSynapse
+from ..snn.ws import ScaledWSConv2d, ScaledWSLinear
 from . import capabilities
 
 
@@ -144,8 +147,6 @@ class Library(ABC):
     def spike_mismatch(self, cfg: LIFConfig, steps: int = 16, neurons: int = 4096) -> float:
         """Fraction of spikes that differ from the reference neuron's on a standard input:
         currents uniform in [0, 2 θ), seed 0, ``steps × neurons``, float32 on the CPU."""
-        from ..snn.lif import lif_sequence
-
         gen = torch.Generator().manual_seed(0)
         x = torch.rand(steps, neurons, generator=gen) * 2.0 * cfg.threshold
         reference = lif_sequence(x, cfg)[0]
@@ -211,14 +212,10 @@ class Library(ABC):
 
     def trace_synapse(self, module: nn.Module) -> nn.Module:
         """A conv/linear that takes OTTT spike/trace pairs (weight gradient from the trace)."""
-        from ..snn.trace import TraceSynapse
-
         return TraceSynapse(module)
 
     def weight_standardized(self, kind: str, *args, **kwargs) -> nn.Module:
         """Scaled weight-standardised ``conv`` or ``linear`` (OTTT's normaliser)."""
-        from ..snn.ws import ScaledWSConv2d, ScaledWSLinear
-
         return (ScaledWSConv2d if kind == "conv" else ScaledWSLinear)(*args, **kwargs)
 
 

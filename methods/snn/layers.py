@@ -8,7 +8,6 @@ Layers take folded input: ``[T·B, ...]`` in multi-step mode, ``[B, ...]`` in si
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..libraries.base import Library
@@ -85,8 +84,3 @@ class LayerFactory:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def output_sequence(out: torch.Tensor, timesteps: int) -> torch.Tensor:
-    """Unfold a multi-step model output ``[T·B, C]`` to ``[T, B, C]``."""
-    return out.reshape(timesteps, -1, *out.shape[1:])

@@ -63,8 +63,5 @@ class Surrogate:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return spike(x, self.kind, self.alpha)
 
-    def grad(self, x: torch.Tensor) -> torch.Tensor:
-        return surrogate_grad(x, self.kind, self.alpha)
-
     def __repr__(self) -> str:
         return f"Surrogate({self.kind!r}, alpha={self.alpha})"
