@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .base import NULL_TIMER, Complexity, Method, forward_sequence, register_method, step_optimizer
+import torch
+from torch import nn
+
+from .base import (
+    NULL_TIMER,
+    Complexity,
+    Method,
+    Timer,
+    forward_sequence,
+    register_method,
+    step_optimizer,
+)
 from .recipes import RATE_BP_PAPER
 from .snn.loss import sequence_loss
 
@@ -20,7 +31,10 @@ class BPTT(Method):
     paper_recipe = RATE_BP_PAPER
     forced = {"detach_reset": True}
 
-    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+    def train_step(
+        self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_TIMER,
+    ) -> torch.Tensor:
         with timer("forward"):
             loss = sequence_loss(forward_sequence(model, x_seq), y, self.recipe)
         with timer("backward"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .base import NULL_TIMER, Complexity, Method, register_method
+import torch
+from torch import nn
+
+from .base import NULL_TIMER, Complexity, Method, Timer, register_method
 from .libraries import capabilities
 from .recipes import OS_PAPER
 from .snn.layers import LayerFactory
@@ -13,10 +16,10 @@ from .snn.osr import OSRNorm, OTSNeuron
 class OSLayers(LayerFactory):
     """Plain synapses, OSR in place of BatchNorm, neurons with the OTS threshold."""
 
-    def norm(self, channels, dims=2):
+    def norm(self, channels: int, dims: int = 2) -> nn.Module:
         return OSRNorm(channels, dims)
 
-    def neuron(self):
+    def neuron(self) -> nn.Module:
         return OTSNeuron(self.library.neuron(self.lif))
 
 
@@ -37,8 +40,11 @@ class OS(Method):
     forward_mode = "s"
     objective = "per_step"
 
-    def layers(self):
+    def layers(self) -> LayerFactory:
         return OSLayers(self.library, self.lif)
 
-    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+    def train_step(
+        self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_TIMER,
+    ) -> torch.Tensor:
         return online_train_step(model, x_seq, y, self.recipe, optimizer, timer)

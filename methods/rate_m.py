@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .base import (
     NULL_TIMER,
     Complexity,
     Method,
+    Timer,
     forward_sequence,
     forward_steps,
     register_method,
@@ -24,10 +26,10 @@ from .snn.rate import RateBatchNorm, RateNeuron
 class RateLayers(LayerFactory):
     """Two-pass neurons and BatchNorm (see :mod:`methods.snn.rate`)."""
 
-    def norm(self, channels, dims=2):
+    def norm(self, channels: int, dims: int = 2) -> nn.Module:
         return RateBatchNorm(channels, dims)
 
-    def neuron(self):
+    def neuron(self) -> nn.Module:
         return RateNeuron(self.library.neuron(self.lif))
 
 
@@ -46,10 +48,13 @@ class RateM(Method):
     paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
-    def layers(self):
+    def layers(self) -> LayerFactory:
         return RateLayers(self.library, self.lif)
 
-    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+    def train_step(
+        self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_TIMER,
+    ) -> torch.Tensor:
         T = x_seq.shape[0]
         with timer("forward"):
             set_phase(model, "spike")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .base import NULL_TIMER, Complexity, Method, register_method
+import torch
+from torch import nn
+
+from .base import NULL_TIMER, Complexity, Method, Timer, register_method
 from .recipes import SLTT_PAPER
 from .snn.layers import LayerFactory
 from .snn.online import OnlineNeuron, online_train_step
@@ -11,7 +14,7 @@ from .snn.online import OnlineNeuron, online_train_step
 class SLTTLayers(LayerFactory):
     """Plain synapses, BatchNorm with each step's batch statistics, detached-membrane neurons."""
 
-    def neuron(self):
+    def neuron(self) -> nn.Module:
         return OnlineNeuron(self.library.online_neuron(self.lif, "sltt"))
 
 
@@ -30,8 +33,11 @@ class SLTT(Method):
     forward_mode = "s"
     objective = "per_step"
 
-    def layers(self):
+    def layers(self) -> LayerFactory:
         return SLTTLayers(self.library, self.lif)
 
-    def train_step(self, model, x_seq, y, optimizer, timer=NULL_TIMER):
+    def train_step(
+        self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,
+        optimizer: torch.optim.Optimizer | None, timer: Timer = NULL_TIMER,
+    ) -> torch.Tensor:
         return online_train_step(model, x_seq, y, self.recipe, optimizer, timer)
