@@ -11,7 +11,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
@@ -20,6 +20,8 @@ from benches.cell import Cell
 from benches.registry import Registry
 
 DATA_ROOT_ENV = "BENCHES_DATA_ROOT"
+DataRoot: TypeAlias = "str | os.PathLike[str] | None"
+"""A data root as the adapters accept it (``None``: the environment or ``./data``)."""
 
 
 class DatasetUnavailable(RuntimeError):
@@ -34,7 +36,7 @@ class Splits:
     test: TorchDataset
 
 
-def resolve_root(root: str | os.PathLike | None) -> Path:
+def resolve_root(root: DataRoot) -> Path:
     """The data root: the argument, else ``$BENCHES_DATA_ROOT``, else ``./data``."""
     return Path(root or os.environ.get(DATA_ROOT_ENV) or "data").expanduser()
 
@@ -69,11 +71,11 @@ class Dataset(ABC):
                 "encoding": self.encoding, "modality": self.modality,
                 "time_semantics": self.time_semantics, "embedded": not self.layout}
 
-    def locate(self, root: str | os.PathLike | None = None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         """Whether the files are present, and where this looked (or what it uses)."""
         return True, "embedded (no files needed)"
 
-    def check(self, root: str | os.PathLike | None = None) -> None:
+    def check(self, root: DataRoot = None) -> None:
         """Raise :class:`DatasetUnavailable` with one clear line if the files are not usable."""
         ok, where = self.locate(root)
         if not ok:

@@ -23,7 +23,7 @@ import torch
 from torchvision import datasets as tvd
 from torchvision.transforms import v2
 
-from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 from .transforms import Cutout
 
 DOWNLOAD_ENV = "BENCHES_DOWNLOAD"
@@ -79,7 +79,7 @@ class _Cifar(Dataset):
         tv = cls.torchvision_class
         return [n for n, _ in tv.train_list + tv.test_list] + [tv.meta["filename"]]
 
-    def locate(self, root=None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         folder = resolve_root(root) / self.torchvision_class.base_folder
         if not folder.is_dir():
             return False, str(folder)
@@ -88,7 +88,7 @@ class _Cifar(Dataset):
             return False, f"{folder} (incomplete: missing {', '.join(missing)})"
         return True, str(folder)
 
-    def check(self, root=None) -> None:
+    def check(self, root: DataRoot = None) -> None:
         if download_requested() and not self.locate(root)[0]:
             where = resolve_root(root)
             try:
@@ -122,7 +122,8 @@ class _Cifar(Dataset):
             v2.ToPureTensor(),
         ])
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         self.check(root)
         base = self.files_class
         where = str(resolve_root(root))

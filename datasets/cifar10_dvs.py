@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from torchvision.transforms import v2
 
-from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 from .cifar import download_requested
 from .event_frames import SIZE, FrameFiles, cache_frames, convert_extracted, integrate_file
 from .transforms import RandomRoll
@@ -70,7 +70,7 @@ class Cifar10DVS(Dataset):
               "ROOT/cifar10_dvs/extract/<class>/*.aedat, for the 10 classes airplane … truck")
 
     @staticmethod
-    def folder(root=None) -> Path:
+    def folder(root: DataRoot = None) -> Path:
         """``ROOT/cifar10_dvs``."""
         return resolve_root(root) / "cifar10_dvs"
 
@@ -81,7 +81,7 @@ class Cifar10DVS(Dataset):
                  for c in CLASSES if (base / c).is_dir()}
         return found, [c for c in CLASSES if not found.get(c)]
 
-    def locate(self, root=None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         folder = self.folder(root)
         for sub, suffix in (("events_np", ".npz"), ("extract", ".aedat")):
             base = folder / sub
@@ -95,7 +95,7 @@ class Cifar10DVS(Dataset):
                 return True, f"{base} ({sum(map(len, found.values()))} {suffix} files)"
         return False, str(folder)
 
-    def check(self, root=None) -> None:
+    def check(self, root: DataRoot = None) -> None:
         folder = self.folder(root)
         nothing = not any((folder / d).exists() for d in ("events_np", "extract"))
         if download_requested() and nothing and not self.locate(root)[0]:
@@ -111,7 +111,7 @@ class Cifar10DVS(Dataset):
                 ) from None
         super().check(root)
 
-    def events_dir(self, root=None) -> Path:
+    def events_dir(self, root: DataRoot = None) -> Path:
         """``events_np/``, converting the ``.aedat`` files with spikingjelly first if needed."""
         self.check(root)
         from spikingjelly.datasets.cifar10_dvs import CIFAR10DVS
@@ -119,7 +119,9 @@ class Cifar10DVS(Dataset):
         return convert_extracted(self.folder(root), CIFAR10DVS.create_raw_from_extracted,
                                  self.name, self.layout)
 
-    def file_split(self, root=None) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
+    def file_split(
+        self, root: DataRoot = None
+    ) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]]]:
         """``(train, test)`` lists of (event file, label): first 90 % of each class train."""
         events = self.events_dir(root)
         found, _ = self._scan(events, ".npz")
@@ -131,7 +133,7 @@ class Cifar10DVS(Dataset):
             test += files[cut:]
         return train, test
 
-    def _cache_dir(self, root, timesteps: int) -> Path | None:
+    def _cache_dir(self, root: DataRoot, timesteps: int) -> Path | None:
         """The frames cache for this T, or None if the data root is not writable."""
         cache = self.folder(root) / f"frames_T{timesteps}_{SIZE}"
         try:
@@ -141,18 +143,19 @@ class Cifar10DVS(Dataset):
             return None
         return cache if os.access(cache / CLASSES[0], os.W_OK) else None
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         timesteps = int(timesteps)
         train, test = self.file_split(root)
         cache = self._cache_dir(root, timesteps)
 
-        def items(files):
+        def items(files: list[tuple[Path, int]]) -> list[tuple[Path, Path | None, int]]:
             return [(f, cache / f.parent.name / f"{f.stem}.npy" if cache else None, y)
                     for f, y in files]
 
         train_items, test_items = items(train), items(test)
         cache_frames(train_items + test_items, timesteps, integrate)
-        steps = []
+        steps: list[v2.Transform] = []
         if "flip" in augment:
             steps.append(v2.RandomHorizontalFlip())
         if "roll" in augment:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .base import Dataset, Splits, register_dataset
+from .base import DataRoot, Dataset, Splits, register_dataset
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.25
@@ -43,10 +43,11 @@ class Digits(Dataset):
     default_architecture = "convnet_digits"
     recipe_defaults = {"epochs": 8, "batch_size": 64, "lr": 0.05, "augment": ()}
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         x_tr, y_tr, x_te, y_te = digits_arrays()
         mean, std = float(x_tr.mean()), float(x_tr.std())
-        def tensors(x, y):
+        def tensors(x: np.ndarray, y: np.ndarray) -> TensorDataset:
             return TensorDataset(
                 torch.from_numpy((x - mean) / std).unsqueeze(1), torch.from_numpy(y)
             )

@@ -18,6 +18,7 @@ Frames are kept in memory per T (generation takes well under a second).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .base import Dataset, Splits, register_dataset
+from .base import DataRoot, Dataset, Splits, register_dataset
 from .digits import digits_arrays
 
 UPSAMPLE = 2
@@ -47,17 +48,17 @@ class Events:
     duration: int
 
 
-def saccade_positions(vertices=SACCADE) -> np.ndarray:
+def saccade_positions(vertices: Sequence[tuple[int, int]] = SACCADE) -> np.ndarray:
     """Integer offsets ``[K + 1, 2]`` visiting the vertices one sensor pixel at a time."""
     pos = [np.asarray(vertices[0], dtype=float)]
-    for a, b in zip(vertices[:-1], vertices[1:], strict=False):
-        a, b = np.asarray(a, float), np.asarray(b, float)
+    for va, vb in zip(vertices[:-1], vertices[1:], strict=False):
+        a, b = np.asarray(va, float), np.asarray(vb, float)
         steps = int(np.abs(b - a).max())
         pos += [a + (b - a) * k / steps for k in range(1, steps + 1)]
     return np.rint(np.array(pos)).astype(int)
 
 
-def _log_views(images: np.ndarray, positions: np.ndarray):
+def _log_views(images: np.ndarray, positions: np.ndarray) -> Iterator[np.ndarray]:
     """Log intensity of the sensor at each position: yields ``[N, S, S]`` arrays."""
     hi = torch.nn.functional.interpolate(
         torch.from_numpy(images).float()[:, None], scale_factor=UPSAMPLE, mode="bilinear",
@@ -69,7 +70,8 @@ def _log_views(images: np.ndarray, positions: np.ndarray):
         yield np.log(canvas[:, pad - dy:pad - dy + size, pad - dx:pad - dx + size] + EPS)
 
 
-def saccade_events(images: np.ndarray, vertices=SACCADE) -> Events:
+def saccade_events(images: np.ndarray,
+                   vertices: Sequence[tuple[int, int]] = SACCADE) -> Events:
     """The events an ideal DVS reports while ``images`` ``[N, 8, 8]`` (in [0, 1]) move."""
     positions = saccade_positions(vertices)
     views = _log_views(images, positions)
@@ -92,8 +94,8 @@ def saccade_events(images: np.ndarray, vertices=SACCADE) -> Events:
         parts.append((where[0][idx], k + frac, sign[idx] > 0,
                       where[1][idx] // UPSAMPLE, where[2][idx] // UPSAMPLE))
         prev = cur
-    cols = [np.concatenate(c) for c in zip(*parts, strict=True)]
-    return Events(*cols, duration=len(positions) - 1)
+    sample, t, p, y, x = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return Events(sample, t, p, y, x, duration=len(positions) - 1)
 
 
 def events_to_frames(events: Events, n_samples: int, timesteps: int) -> np.ndarray:
@@ -135,8 +137,9 @@ class DigitsDVS(Dataset):
     default_architecture = "convnet_digits"
     recipe_defaults = {"epochs": 10, "batch_size": 64, "lr": 0.05, "augment": ()}
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         x_tr, y_tr, x_te, y_te = digits_dvs_arrays(int(timesteps))
-        def tensors(x, y):
+        def tensors(x: np.ndarray, y: np.ndarray) -> TensorDataset:
             return TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
         return Splits(train=tensors(x_tr, y_tr), test=tensors(x_te, y_te))

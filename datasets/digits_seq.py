@@ -9,12 +9,13 @@ Same split as ``digits``. Samples are ``[T, 8]``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
 from benches.cell import Cell
 
-from .base import Dataset, Splits, register_dataset
+from .base import DataRoot, Dataset, Splits, register_dataset
 from .digits import digits_arrays
 
 ROWS = 8
@@ -39,10 +40,12 @@ class DigitsSeq(Dataset):
                 f"{ROWS}, got {cell.timesteps}"
         return super().supports(cell)
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         x_tr, y_tr, x_te, y_te = digits_arrays()
 
-        def rows(x, y):  # [N, 8, 8] images → [N, T=8, 8] row sequences
+        # [N, 8, 8] images → [N, T=8, 8] row sequences
+        def rows(x: np.ndarray, y: np.ndarray) -> TensorDataset:
             return TensorDataset(torch.from_numpy(x).contiguous(), torch.from_numpy(y))
 
         return Splits(train=rows(x_tr, y_tr), test=rows(x_te, y_te))

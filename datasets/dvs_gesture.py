@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Dataset, Splits, register_dataset, resolve_root
+from .base import DataRoot, Dataset, Splits, register_dataset, resolve_root
 from .event_frames import SIZE, FrameFiles, cache_frames, convert_extracted, integrate_file
 
 CLASSES = 11
@@ -56,11 +56,11 @@ class DVSGesture(Dataset):
               "samples) or ROOT/dvs_gesture/extract/DvsGesture/ (the unpacked IBM archive)")
 
     @staticmethod
-    def folder(root=None) -> Path:
+    def folder(root: DataRoot = None) -> Path:
         """``ROOT/dvs_gesture``."""
         return resolve_root(root) / "dvs_gesture"
 
-    def locate(self, root=None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         folder = self.folder(root)
         events = folder / "events_np"
         if events.is_dir():
@@ -77,7 +77,7 @@ class DVSGesture(Dataset):
             return True, f"{extract} ({sum(1 for _ in extract.glob('*.aedat'))} .aedat files)"
         return False, str(folder)
 
-    def events_dir(self, root=None) -> Path:
+    def events_dir(self, root: DataRoot = None) -> Path:
         """``events_np/``, converting the ``.aedat`` files with spikingjelly first if needed."""
         self.check(root)
         from spikingjelly.datasets.dvs128_gesture import DVS128Gesture
@@ -85,21 +85,23 @@ class DVSGesture(Dataset):
         return convert_extracted(self.folder(root), DVS128Gesture.create_raw_from_extracted,
                                  self.name, self.layout)
 
-    def file_split(self, root=None) -> dict[str, list[tuple[Path, int]]]:
+    def file_split(self, root: DataRoot = None) -> dict[str, list[tuple[Path, int]]]:
         """Per split, the (event file, label) pairs, sorted by label then file name."""
         events = self.events_dir(root)
         return {s: [(f, int(f.parent.name)) for f in sorted(
                     (events / s).glob("*/*.npz"), key=lambda p: (int(p.parent.name), p.name))]
                 for s in SPLITS}
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         timesteps = int(timesteps)
         files = self.file_split(root)
-        cache = self.folder(root) / f"frames_T{timesteps}_{SIZE}"
+        frames_dir = self.folder(root) / f"frames_T{timesteps}_{SIZE}"
+        cache: Path | None = frames_dir
         try:
             for s in SPLITS:
                 for label in range(CLASSES):
-                    (cache / s / str(label)).mkdir(parents=True, exist_ok=True)
+                    (frames_dir / s / str(label)).mkdir(parents=True, exist_ok=True)
         except OSError:
             cache = None
         items = {s: [(f, cache / s / f.parent.name / f"{f.stem}.npy" if cache else None, y)

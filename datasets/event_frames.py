@@ -63,7 +63,8 @@ class FrameFiles(TorchDataset):
     """Samples ``(frames [T, 2, 48, 48], label)`` read from the cache (or integrated)."""
 
     def __init__(self, items: list[tuple[Path, Path | None, int]], timesteps: int,
-                 integrate: Integrate, transform=None) -> None:
+                 integrate: Integrate,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.items, self.timesteps, self.transform = items, timesteps, transform
         self.integrate = integrate
 

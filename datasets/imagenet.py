@@ -21,7 +21,7 @@ import torch
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
-from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -73,11 +73,11 @@ class ImageNet(Dataset):
             return f"{len(classes)} class folders, more than {self.num_classes}"
         return None
 
-    def _candidates(self, root) -> list[Path]:
+    def _candidates(self, root: DataRoot) -> list[Path]:
         base = resolve_root(root)
         return [base / "imagenet", base]
 
-    def locate(self, root=None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         candidates = self._candidates(root)
         for folder in candidates:
             if (folder / "train").is_dir() or (folder / "val").is_dir():
@@ -86,7 +86,7 @@ class ImageNet(Dataset):
                                            else f"{folder} (incomplete: {problem})")
         return False, " or ".join(str(c) for c in candidates)
 
-    def folder(self, root=None) -> Path:
+    def folder(self, root: DataRoot = None) -> Path:
         """The folder holding train/ and val/ (after :meth:`check`)."""
         self.check(root)
         return next(f for f in self._candidates(root) if self._problem(f) is None)
@@ -110,7 +110,8 @@ class ImageNet(Dataset):
         return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD),
                 v2.ToPureTensor()]
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         folder = self.folder(root)
         try:
             train = ImageFolder(str(folder / "train"), self.train_transform(tuple(augment)))

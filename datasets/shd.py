@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .base import Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 from .cifar import download_requested
 
 CHANNELS, CLASSES = 700, 20
@@ -76,18 +76,18 @@ class SHD(Dataset):
     layout = "ROOT/shd/events_h5/shd_train.h5 and shd_test.h5 (the unzipped HDF5 release)"
 
     @staticmethod
-    def folder(root=None) -> Path:
+    def folder(root: DataRoot = None) -> Path:
         """``ROOT/shd``."""
         return resolve_root(root) / "shd"
 
-    def locate(self, root=None) -> tuple[bool, str]:
+    def locate(self, root: DataRoot = None) -> tuple[bool, str]:
         raw = self.folder(root) / "events_h5"
         missing = [f for f in FILES if not (raw / f).is_file()]
         if missing:
             return False, f"{raw} (no {', '.join(missing)})" if raw.is_dir() else str(raw)
         return True, f"{raw} (2 HDF5 files)"
 
-    def check(self, root=None) -> None:
+    def check(self, root: DataRoot = None) -> None:
         if download_requested() and not self.locate(root)[0]:
             try:
                 from spikingjelly.datasets.shd import SpikingHeidelbergDigits
@@ -101,7 +101,8 @@ class SHD(Dataset):
                     f"{self.layout}") from None
         super().check(root)
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         self.check(root)
         (ev_tr, y_tr), (ev_te, y_te), t_max = _events(str(self.folder(root)))
         timesteps = int(timesteps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import TensorDataset
 
-from .base import Dataset, Splits, register_dataset
+from .base import DataRoot, Dataset, Splits, register_dataset
 
 
 @register_dataset
@@ -18,7 +18,8 @@ class SyntheticCIFAR(Dataset):
     default_architecture = "resnet18"
     recipe_defaults = {"batch_size": 16, "epochs": 1, "augment": ()}
 
-    def splits(self, timesteps, augment=(), root=None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
+               root: DataRoot = None) -> Splits:
         g = torch.Generator().manual_seed(0)
         def part(n: int) -> TensorDataset:
             return TensorDataset(torch.randn(n, *self.in_shape, generator=g),
