@@ -14,7 +14,7 @@ import contextlib
 import inspect
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -244,7 +244,7 @@ def forward_sequence(model: nn.Module, x_seq: torch.Tensor) -> torch.Tensor:
     return out.reshape(T, -1, *out.shape[1:])
 
 
-def forward_steps(model: nn.Module, x_seq: torch.Tensor):
+def forward_steps(model: nn.Module, x_seq: torch.Tensor) -> Iterator[torch.Tensor]:
     """Single-step forward: yields each step's output ``[B, C]`` (states kept between steps)."""
     set_step_mode(model, "s", x_seq.shape[0])
     reset_states(model)

@@ -7,6 +7,7 @@ schedule, budget, augmentation and the timing protocol. Its dict form goes into 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from .snn.config import LIFConfig
 
@@ -69,12 +70,12 @@ class Recipe:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         self.lif()  # validates the neuron constants
 
-    def lif(self, **overrides) -> LIFConfig:
+    def lif(self, **overrides: Any) -> LIFConfig:
         """The neuron constants of this recipe (``overrides`` e.g. ``detach_reset=False``)."""
         values = {f.name: getattr(self, f.name) for f in fields(LIFConfig)}
         return LIFConfig(**{**values, **overrides})
 
-    def updated(self, **changes) -> Recipe:
+    def updated(self, **changes: Any) -> Recipe:
         """A copy with ``changes``; unknown keys raise ``ValueError`` naming them."""
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
@@ -98,7 +99,7 @@ class Recipe:
         return cls().updated(**data)
 
 
-def _check_type(key: str, value, current) -> None:
+def _check_type(key: str, value: Any, current: Any) -> None:
     """``value`` has the kind of the field it replaces (a whole number for an int field, any
     number for a float, true/false for a flag, text for a name)."""
     if isinstance(current, bool):

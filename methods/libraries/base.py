@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -40,6 +40,9 @@ class SpikingNeuron(StepModule, ABC):
     """
 
     library: ClassVar[str] = ""
+    # kept state (``register_memory``), declared for the type checker
+    h: torch.Tensor | None
+    eligibility: tuple[torch.Tensor, torch.Tensor] | None
 
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__()
@@ -94,9 +97,12 @@ class SpikingNeuron(StepModule, ABC):
     def sequence(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """No-grad run over ``[T, ...]``: spikes and charged potentials ``(s_seq, h_seq)``."""
         self.reset_state()
-        spikes, charged = [], []
+        spikes: list[torch.Tensor] = []
+        charged: list[torch.Tensor] = []
         for x in x_seq:
             spikes.append(self.single_step(x))
+            if self.h is None:
+                raise RuntimeError(f"{type(self).__name__}.single_step left no charge in .h")
             charged.append(self.h)
         self.reset_state()
         return torch.stack(spikes), torch.stack(charged)
@@ -214,7 +220,7 @@ class Library(ABC):
         """A conv/linear that takes OTTT spike/trace pairs (weight gradient from the trace)."""
         return TraceSynapse(module)
 
-    def weight_standardized(self, kind: str, *args, **kwargs) -> nn.Module:
+    def weight_standardized(self, kind: str, *args: Any, **kwargs: Any) -> nn.Module:
         """Scaled weight-standardised ``conv`` or ``linear`` (OTTT's normaliser)."""
         return (ScaledWSConv2d if kind == "conv" else ScaledWSLinear)(*args, **kwargs)
 

@@ -8,6 +8,7 @@ Layers take folded input: ``[T·B, ...]`` in multi-step mode, ``[B, ...]`` in si
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..libraries.base import Library
@@ -17,7 +18,7 @@ from .config import LIFConfig
 class Add(nn.Module):
     """Residual addition as a module, so methods can make it trace-aware."""
 
-    def forward(self, a, b):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a + b
 
 
@@ -28,7 +29,7 @@ class Scale(nn.Module):
         super().__init__()
         self.value = value
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.value
 
     def extra_repr(self) -> str:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
+if TYPE_CHECKING:
+    from ..recipes import Recipe
 
-def _mse_target(out: torch.Tensor, y: torch.Tensor, recipe) -> torch.Tensor:
+
+def _mse_target(out: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tensor:
     if recipe.mse_target == "const":
         return torch.full_like(out, recipe.mse_const)
     return F.one_hot(y, out.shape[-1]).to(out.dtype)
 
 
-def step_loss(out: torch.Tensor, y: torch.Tensor, recipe) -> torch.Tensor:
+def step_loss(out: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tensor:
     """Loss of one step's output ``[B, C]`` (not yet divided by T)."""
     ce = F.cross_entropy(out, y)
     if recipe.loss == "ce":
@@ -21,7 +26,7 @@ def step_loss(out: torch.Tensor, y: torch.Tensor, recipe) -> torch.Tensor:
     return (1.0 - w) * ce + w * F.mse_loss(out, _mse_target(out, y, recipe))
 
 
-def sequence_loss(out_seq: torch.Tensor, y: torch.Tensor, recipe) -> torch.Tensor:
+def sequence_loss(out_seq: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tensor:
     """Loss of a whole output sequence ``[T, B, C]``.
 
     ``ce``: cross-entropy on the time-averaged output; ``ce+mse``: the per-step loss averaged

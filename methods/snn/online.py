@@ -7,21 +7,28 @@ before every step, so no gradient crosses time) and the step's graph is freed at
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from .functional import StepModule, reset_states, set_step_mode
 from .loss import step_loss
+from .neuron import Neuron
+
+if TYPE_CHECKING:
+    from ..base import Timer
+    from ..recipes import Recipe
 
 
 class OnlineNeuron(StepModule):
     """A library neuron whose membrane is detached before every step (SLTT)."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: Neuron) -> None:
         super().__init__()
         self.inner = inner
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s" and not self.exact:
             self.inner.detach_state()
         return self.inner(x)
@@ -31,9 +38,9 @@ def online_train_step(
     model: nn.Module,
     x_seq: torch.Tensor,
     y: torch.Tensor,
-    recipe,
-    optimizer,
-    timer,
+    recipe: Recipe,
+    optimizer: torch.optim.Optimizer | None,
+    timer: Timer,
     grad_steps: set[int] | None = None,
     step_every: bool = False,
 ) -> torch.Tensor:

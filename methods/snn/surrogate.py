@@ -6,6 +6,8 @@ rectangle(a): 1/a on |x| < a/2.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -38,13 +40,13 @@ def add_surrogate_grad(
 
 class _SpikeFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, kind: str, alpha: float) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, kind: str, alpha: float) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.kind, ctx.alpha = kind, alpha
         return (x >= 0).to(x.dtype)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (x,) = ctx.saved_tensors
         return grad * surrogate_grad(x, ctx.kind, ctx.alpha), None, None
 
