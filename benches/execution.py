@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -30,6 +31,9 @@ from methods import Method
 from methods.base import NULL_TIMER, Timer
 
 from .timing import CaptureTimer
+
+if TYPE_CHECKING:
+    from torch.cuda import _POOL_HANDLE
 
 GRAPHS_ENV = "BENCHES_CUDA_GRAPHS"
 """Set to 0 to run every step eagerly on CUDA (the record says so)."""
@@ -57,7 +61,7 @@ def prepare_model(model: nn.Module, cell: Cell, device: torch.device) -> nn.Modu
     return model
 
 
-def compile_stats() -> dict:
+def compile_stats() -> dict[str, int]:
     """Graphs Dynamo compiled and the graph breaks it hit in this process."""
     from torch._dynamo.utils import counters
 
@@ -79,7 +83,8 @@ class StepRunner:
     ``runner(x_seq, y, timer)`` is one training iteration; it returns the loss (detached).
     """
 
-    def __init__(self, method: Method, model: nn.Module, optimizer, device: torch.device):
+    def __init__(self, method: Method, model: nn.Module,
+                 optimizer: torch.optim.Optimizer | None, device: torch.device) -> None:
         self.method, self.model, self.optimizer, self.device = method, model, optimizer, device
         self.bf16 = method.cell.precision == "bf16"
         self.channels_last = uses_channels_last(model, device)
@@ -90,9 +95,9 @@ class StepRunner:
         was allocated before it (replays allocate nothing: this is the step's working
         memory)."""
         self._graphs: dict[Hashable, _CapturedStep] = {}
-        self._warm: dict[tuple, int] = {}  # eager steps run per input shape
-        self._lrs: tuple | None = None
-        self._pool = None
+        self._warm: dict[tuple[Any, ...], int] = {}  # eager steps run per input shape
+        self._lrs: tuple[float, ...] | None = None
+        self._pool: _POOL_HANDLE | None = None
         self._side = torch.cuda.Stream(device) if self.graphed else None
 
     def _why_eager(self) -> str | None:
@@ -109,7 +114,7 @@ class StepRunner:
             return f"{count} host-side variants (more than {MAX_VARIANTS})"
         return None
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
         """bfloat16 autocast, or nothing. Cached casts must not outlive a capture, so the cast
         cache is off when graphs are used (weights are cast inside every replay)."""
         if not self.bf16:
@@ -117,7 +122,7 @@ class StepRunner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16,
                               cache_enabled=not self.graphed)
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         """What the record says about how the step ran."""
         return {
             "precision": self.method.cell.precision, "compile": self.method.cell.compile,
@@ -129,7 +134,8 @@ class StepRunner:
             **(compile_stats() if self.method.cell.compile else {}),
         }
 
-    def __call__(self, x_seq: torch.Tensor, y: torch.Tensor, timer: Timer = NULL_TIMER):
+    def __call__(self, x_seq: torch.Tensor, y: torch.Tensor,
+                 timer: Timer = NULL_TIMER) -> torch.Tensor:
         if not self.graphed:
             with self.autocast():
                 return self.method.train_step(self.model, prepare_input(x_seq, self.channels_last),
@@ -162,7 +168,9 @@ class StepRunner:
             self.graphed, self.why_eager = False, f"capture failed: {exc}".splitlines()[0][:300]
             self._graphs.clear()
 
-    def _graph(self, shape: tuple, variant: Hashable, x_seq, y) -> _CapturedStep:
+    def _graph(self, shape: tuple[Any, ...], variant: Hashable, x_seq: torch.Tensor,
+               y: torch.Tensor) -> _CapturedStep:
+        assert self.optimizer is not None  # graphed: _why_eager() found an optimizer
         lrs = tuple(float(group["lr"]) for group in self.optimizer.param_groups)
         if lrs != self._lrs:  # learning rates are baked into a captured optimizer step
             self._graphs.clear()
@@ -174,7 +182,9 @@ class StepRunner:
             self._graphs[key] = _CapturedStep(self, x_seq, y, variant)
         return self._graphs[key]
 
-    def _eager_on_side_stream(self, x_seq, y, timer: Timer, measure: bool):
+    def _eager_on_side_stream(self, x_seq: torch.Tensor, y: torch.Tensor, timer: Timer,
+                              measure: bool) -> torch.Tensor:
+        assert self._side is not None  # made in __init__ whenever steps are graphed
         main = torch.cuda.current_stream(self.device)
         self._side.wait_stream(main)
         before = torch.cuda.memory_allocated(self.device)
@@ -192,8 +202,10 @@ class StepRunner:
 class _CapturedStep:
     """One training step captured in a CUDA graph, with static input buffers."""
 
-    def __init__(self, runner: StepRunner, x_seq: torch.Tensor, y: torch.Tensor, variant):
+    def __init__(self, runner: StepRunner, x_seq: torch.Tensor, y: torch.Tensor,
+                 variant: Hashable) -> None:
         method, optimizer = runner.method, runner.optimizer
+        assert optimizer is not None  # graphed: _why_eager() found an optimizer
         self.x, self.y = prepare_input(x_seq, runner.channels_last).clone(), y.clone()
         self.graph = torch.cuda.CUDAGraph()
         timer = CaptureTimer()

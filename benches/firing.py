@@ -8,7 +8,9 @@ call goes through its own single-step calls is not counted twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,10 +26,10 @@ class _SpikeCounter:
         self.spikes: torch.Tensor | None = None  # float64, on the spikes' device: no sync
         self.elements = 0
 
-    def enter(self, module: nn.Module, args: tuple) -> None:
+    def enter(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         self.depth += 1
 
-    def leave(self, module: nn.Module, args: tuple, out) -> None:
+    def leave(self, module: nn.Module, args: tuple[Any, ...], out: object) -> None:
         self.depth -= 1
         if self.depth or not isinstance(out, torch.Tensor):
             return
@@ -36,14 +38,16 @@ class _SpikeCounter:
         self.elements += out.numel()
 
     def rate(self) -> float | None:
-        return float(self.spikes) / self.elements if self.elements else None
+        if self.spikes is None or not self.elements:
+            return None
+        return float(self.spikes) / self.elements
 
 
 @contextmanager
-def firing_rates(model: nn.Module):
+def firing_rates(model: nn.Module) -> Iterator[dict[str, float]]:
     """Yields a dict filled, on exit, with ``layer name → mean spike rate`` of every LIF layer."""
     counters: dict[str, _SpikeCounter] = {}
-    handles = []
+    handles: list[torch.utils.hooks.RemovableHandle] = []
     rates: dict[str, float] = {}
     try:
         for name, module in model.named_modules():

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -49,7 +50,17 @@ def data_workers(device: torch.device) -> int:
     return min(8, cpus // 2)
 
 
-class _EpochSampler(Sampler):
+EpochKey = tuple[tuple[int, int], int]
+"""``((base_seed, epoch), index)``: a sample of one epoch."""
+
+
+def _size(data: TorchDataset) -> int:
+    """The number of samples (every data set the suite loads is map-style, with a length;
+    ``torch.utils.data.Dataset`` itself does not declare ``__len__``)."""
+    return len(cast(Sized, data))
+
+
+class _EpochSampler(Sampler[EpochKey]):
     """Yields ``((base_seed, epoch), index)``: the epoch's order, drawn as a fresh ``DataLoader``
     seeded with the epoch's seed draws it (one int64 for its workers' base seed, then
     ``randperm``), so a loader made once per run gives every epoch the order a per-epoch loader
@@ -61,12 +72,13 @@ class _EpochSampler(Sampler):
     def __len__(self) -> int:
         return self.size
 
-    def __iter__(self) -> Iterator[tuple[tuple[int, int], int]]:
+    def __iter__(self) -> Iterator[EpochKey]:
         self.passes += 1
         generator = torch.Generator().manual_seed(self.seed)
         base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
-        order = (torch.randperm(self.size, generator=generator).tolist() if self.shuffle
-                 else range(self.size))
+        order: list[int] | range = (
+            torch.randperm(self.size, generator=generator).tolist() if self.shuffle
+            else range(self.size))
         token = (base_seed, self.passes)
         for index in order:
             yield token, index
@@ -85,9 +97,9 @@ class _EpochSeeded(TorchDataset):
         self._token: tuple[int, int] | None = None
 
     def __len__(self) -> int:
-        return len(self.data)
+        return _size(self.data)
 
-    def __getitem__(self, key: tuple[tuple[int, int], int]):
+    def __getitem__(self, key: EpochKey) -> Any:
         token, index = key
         info = get_worker_info()
         if info is not None and token != self._token:
@@ -119,8 +131,8 @@ class Batches:
         self._sampler: _EpochSampler | None = None
         self._loader: DataLoader | None = None
         if not self.tensors:
-            self._sampler = _EpochSampler(len(data), shuffle)
-            extra = {"prefetch_factor": PREFETCH_FACTOR} if workers > 0 else {}
+            self._sampler = _EpochSampler(_size(data), shuffle)
+            extra: dict[str, Any] = {"prefetch_factor": PREFETCH_FACTOR} if workers > 0 else {}
             self._loader = DataLoader(
                 _EpochSeeded(data), batch_size=batch_size, sampler=self._sampler,
                 num_workers=workers, persistent_workers=workers > 0,
@@ -130,7 +142,7 @@ class Batches:
             )
 
     def epoch(self, seed: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        if self.tensors:
+        if isinstance(self.data, TensorDataset):  # self.tensors
             x, y = self.data.tensors
             generator = torch.Generator().manual_seed(seed)
             order = torch.randperm(len(x), generator=generator) if self.shuffle \
@@ -139,6 +151,8 @@ class Batches:
                 idx = order[i : i + self.batch_size]
                 yield x[idx], y[idx]
             return
+        if self._sampler is None or self._loader is None:
+            raise RuntimeError("Batches.epoch() after close()")
         self._sampler.seed = seed
         yield from self._loader
 
@@ -152,7 +166,7 @@ class Batches:
     def __enter__(self) -> Batches:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -17,8 +17,11 @@ from collections.abc import Iterable
 
 import torch
 
+StorageKey = tuple[str, int, int]
+"""A storage: device type, device index, data pointer."""
 
-def _storage_key(t: torch.Tensor) -> tuple[str, int, int]:
+
+def _storage_key(t: torch.Tensor) -> StorageKey:
     storage = t.untyped_storage()
     return (t.device.type, t.device.index or 0, storage.data_ptr())
 
@@ -26,10 +29,10 @@ def _storage_key(t: torch.Tensor) -> tuple[str, int, int]:
 def _byte_span(t: torch.Tensor) -> tuple[int, int]:
     """Bytes ``[start, end)`` of its storage that a tensor (or view) reaches."""
     size = t.element_size()
-    start = t.storage_offset() * size
+    start = int(t.storage_offset()) * size
     if t.numel() == 0:
         return start, start
-    extent = sum((n - 1) * abs(s) for n, s in zip(t.shape, t.stride(), strict=True)) + 1
+    extent = sum((int(n) - 1) * abs(s) for n, s in zip(t.shape, t.stride(), strict=True)) + 1
     return start, start + extent * size
 
 
@@ -56,14 +59,14 @@ class SavedTensorMeter:
 
     def __init__(self, exclude: Iterable[torch.Tensor] = ()) -> None:
         self.excluded = {_storage_key(t) for t in exclude if t.untyped_storage().nbytes()}
-        self.live: dict[tuple, list[tuple[int, int]]] = {}  # storage → live view spans
-        self.counted: dict[tuple, int] = {}
+        self.live: dict[StorageKey, list[tuple[int, int]]] = {}  # storage → live view spans
+        self.counted: dict[StorageKey, int] = {}
         self.current = 0
         self.peak = 0
         self.packed = 0
-        self._hooks = None
+        self._hooks: torch.autograd.graph.saved_tensors_hooks | None = None
 
-    def _recount(self, key: tuple) -> None:
+    def _recount(self, key: StorageKey) -> None:
         spans = self.live.get(key)
         new = max(e for _, e in spans) - min(s for s, _ in spans) if spans else 0
         self.current += new - self.counted.get(key, 0)
@@ -74,13 +77,13 @@ class SavedTensorMeter:
             self.counted.pop(key, None)
         self.peak = max(self.peak, self.current)
 
-    def _release(self, key: tuple, span: tuple[int, int]) -> None:
+    def _release(self, key: StorageKey, span: tuple[int, int]) -> None:
         spans = self.live.get(key)
         if spans is not None and span in spans:
             spans.remove(span)
             self._recount(key)
 
-    def _pack(self, t: torch.Tensor):
+    def _pack(self, t: torch.Tensor) -> torch.Tensor | _Held:
         if t.untyped_storage().nbytes() == 0:
             return t
         key = _storage_key(t)
@@ -95,15 +98,17 @@ class SavedTensorMeter:
         return held
 
     @staticmethod
-    def _unpack(packed):
+    def _unpack(packed: torch.Tensor | _Held) -> torch.Tensor:
         return packed.tensor if isinstance(packed, _Held) else packed
 
     def __enter__(self) -> SavedTensorMeter:
-        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
-        self._hooks.__enter__()
+        hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+        hooks.__enter__()
+        self._hooks = hooks
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
+        assert self._hooks is not None, "__exit__ without __enter__"
         self._hooks.__exit__(*exc)
         self._hooks = None
 
@@ -128,7 +133,7 @@ class CudaMemory:
         self.base_allocated = torch.cuda.memory_allocated(self.device)
         self.base_reserved = torch.cuda.memory_reserved(self.device)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, int]:
         torch.cuda.synchronize(self.device)
         return {
             "cuda_max_allocated_bytes": torch.cuda.max_memory_allocated(self.device)

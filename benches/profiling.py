@@ -13,15 +13,20 @@ traced, so the profiler adds little host overhead.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from torch.autograd.profiler_util import FunctionEvent
 
 COPY_PREFIXES = ("Memcpy", "Memset")
 
 
 def union_length(intervals: Iterable[tuple[float, float]]) -> float:
     """Total length covered by ``[start, end)`` intervals (overlaps counted once)."""
-    total, cur_start, cur_end = 0.0, None, None
+    total, cur_start = 0.0, 0.0
+    cur_end: float | None = None
     for start, end in sorted(intervals):
         if cur_end is None or start > cur_end:
             if cur_end is not None:
@@ -34,9 +39,10 @@ def union_length(intervals: Iterable[tuple[float, float]]) -> float:
     return total
 
 
-def device_activity(events) -> tuple[list[tuple[float, float]], int]:
+def device_activity(events: Iterable[FunctionEvent]) -> tuple[list[tuple[float, float]], int]:
     """GPU intervals (µs) of profiler events and the number of kernels among them."""
-    intervals, kernels = [], 0
+    intervals: list[tuple[float, float]] = []
+    kernels = 0
     for event in events:
         if event.device_type != torch.autograd.DeviceType.CUDA:
             continue
@@ -46,7 +52,8 @@ def device_activity(events) -> tuple[list[tuple[float, float]], int]:
     return intervals, kernels
 
 
-def busy_metrics(intervals: list[tuple[float, float]], kernels: int, wall_s: float) -> dict:
+def busy_metrics(intervals: list[tuple[float, float]], kernels: int,
+                 wall_s: float) -> dict[str, Any]:
     busy_s = union_length(intervals) * 1e-6
     return {
         "gpu_busy_fraction": min(busy_s / wall_s, 1.0) if wall_s > 0 else None,
@@ -56,7 +63,8 @@ def busy_metrics(intervals: list[tuple[float, float]], kernels: int, wall_s: flo
     }
 
 
-def profile_iteration(step: Callable[[], object], device: torch.device, repeats: int = 3) -> dict:
+def profile_iteration(step: Callable[[], object], device: torch.device,
+                      repeats: int = 3) -> dict[str, Any]:
     """Busy fraction, GPU time and kernel count of ``step``: each of ``repeats`` iterations is
     profiled on its own; the figures of the iteration with the median busy fraction."""
     runs = [_profile_once(step, device) for _ in range(repeats)]
@@ -64,7 +72,7 @@ def profile_iteration(step: Callable[[], object], device: torch.device, repeats:
     return {**runs[len(runs) // 2], "profiled_iters": repeats}
 
 
-def _profile_once(step: Callable[[], object], device: torch.device) -> dict:
+def _profile_once(step: Callable[[], object], device: torch.device) -> dict[str, Any]:
     from torch.profiler import ProfilerActivity, profile
 
     torch.cuda.synchronize(device)

@@ -12,11 +12,17 @@ from __future__ import annotations
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeAlias
 
 import torch
 
 PHASES = ("forward", "backward", "optimizer")
+Mark: TypeAlias = "float | torch.cuda.Event"
+"""A point in time: ``time.perf_counter()`` on CPU, a recorded CUDA event on CUDA."""
+PhaseMarks: TypeAlias = "list[tuple[str, Mark, Mark]]"
+"""``(phase, start, end)`` of each timed phase of an iteration."""
 
 
 class IterationTimer:
@@ -27,9 +33,9 @@ class IterationTimer:
         self.cuda = device.type == "cuda"
         self.samples: list[float] = []
         self.phase_samples: dict[str, list[float]] = defaultdict(list)
-        self._marks: list[tuple[str, object, object]] = []
+        self._marks: PhaseMarks = []
 
-    def _mark(self):
+    def _mark(self) -> Mark:
         if self.cuda:
             event = torch.cuda.Event(enable_timing=True)
             event.record()
@@ -37,13 +43,15 @@ class IterationTimer:
         return time.perf_counter()
 
     @staticmethod
-    def _elapsed(start, end) -> float:
+    def _elapsed(start: Mark, end: Mark) -> float:
         if isinstance(start, float):
+            assert isinstance(end, float)
             return end - start
+        assert isinstance(end, torch.cuda.Event)
         return start.elapsed_time(end) / 1000.0
 
     @contextmanager
-    def __call__(self, phase: str):
+    def __call__(self, phase: str) -> Iterator[None]:
         start = self._mark()
         try:
             yield
@@ -51,13 +59,13 @@ class IterationTimer:
             self._marks.append((phase, start, self._mark()))
 
     @contextmanager
-    def iteration(self, record: bool = True):
+    def iteration(self, record: bool = True) -> Iterator[None]:
         """One training iteration; ``record=False`` for warm-up iterations."""
         self._marks = []
         start = self._mark()
         yield
         end = self._mark()
-        if self.cuda:
+        if isinstance(end, torch.cuda.Event):
             end.synchronize()
         if not record:
             return
@@ -68,16 +76,16 @@ class IterationTimer:
         for phase, value in totals.items():
             self.phase_samples[phase].append(value)
 
-    def add_marks(self, marks: list[tuple[str, object, object]]) -> None:
+    def add_marks(self, marks: PhaseMarks) -> None:
         """Phase events of a replayed CUDA graph, resolved with this iteration."""
         self._marks.extend(marks)
 
-    def summary(self, batch_size: int) -> dict:
+    def summary(self, batch_size: int) -> dict[str, Any]:
         """Medians, IQR, throughput and the raw samples (seconds)."""
         if not self.samples:
             return {}
         med = statistics.median(self.samples)
-        out = {
+        out: dict[str, Any] = {
             "time_per_iter_s": med,
             "time_per_iter_iqr_s": iqr(self.samples),
             "time_per_iter_samples_s": list(self.samples),
@@ -106,10 +114,10 @@ class CaptureTimer(IterationTimer):
         super().__init__(torch.device("cuda"))
 
     @property
-    def marks(self) -> list[tuple[str, object, object]]:
+    def marks(self) -> PhaseMarks:
         return self._marks
 
-    def _mark(self):
+    def _mark(self) -> Mark:
         event = torch.cuda.Event(enable_timing=True, external=True)
         event.record()
         return event
@@ -123,7 +131,9 @@ class DataWait:
         self.cuda = device.type == "cuda"
         self.samples: list[float] = []
         self._since = time.perf_counter()
-        self._pending: tuple | None = None
+        # (before the copy, after it was issued, CUDA events around it or None on CPU)
+        self._pending: tuple[float, float, tuple[torch.cuda.Event, torch.cuda.Event] | None] \
+            | None = None
 
     def restart(self) -> None:
         """The previous step ended now (or an epoch starts)."""
@@ -145,6 +155,7 @@ class DataWait:
 
     def step_done(self, record: bool) -> None:
         """After the step (whose timer has waited for it): keep this iteration's wait."""
+        assert self._pending is not None, "step_done() before to_device()"
         before, after, events = self._pending
         ready = after
         if events is not None:
@@ -154,7 +165,7 @@ class DataWait:
             self.samples.append(ready - self._since)
         self.restart()
 
-    def summary(self, step_samples: list[float]) -> dict:
+    def summary(self, step_samples: list[float]) -> dict[str, Any]:
         if not self.samples:
             return {}
         total = sum(self.samples) + sum(step_samples)
