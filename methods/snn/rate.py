@@ -12,12 +12,15 @@ flows through the rate tensor's own statistics. Nothing of the temporal graph is
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 
 from .config import LIFConfig
 from .functional import TwoPassModule
 from .lif import temporal_jacobian
+from .neuron import Neuron
 from .surrogate import add_surrogate_grad, surrogate_grad
 
 
@@ -37,21 +40,22 @@ class Eligibility:
     def update(self, h: torch.Tensor, s: torch.Tensor) -> None:
         """Add step t: its charged potentials ``h`` and spikes ``s``."""
         cfg = self.cfg
-        self.spikes = s.clone() if self.steps == 0 else self.spikes.add_(s)
+        self.spikes = s.clone() if self.spikes is None else self.spikes.add_(s)  # step 0: None
         if self.constant_jacobian:  # κ_t is a number: e += κ_t·σ'_t in one fused pass
+            kappa_t = cast(float, self.kappa)  # stays a number: 1 + κ·λ from κ_1 = 1.0
             self.elig = add_surrogate_grad(self.elig, h, cfg.threshold, cfg.surrogate,
-                                           cfg.alpha, self.kappa)
-            self.kappa = 1.0 + self.kappa * cfg.decay
+                                           cfg.alpha, kappa_t)
+            self.kappa = 1.0 + kappa_t * cfg.decay
         else:
             sg = surrogate_grad(h - cfg.threshold, cfg.surrogate, cfg.alpha)
             kappa = self.kappa
             term = sg * kappa
-            self.elig = term if self.steps == 0 else self.elig.add_(term)
+            self.elig = term if self.elig is None else self.elig.add_(term)  # step 0: None
             self.kappa = 1.0 + kappa * temporal_jacobian(h, s, sg, cfg)
         self.steps += 1
 
     def rate_and_eligibility(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.steps == 0:
+        if self.spikes is None or self.elig is None:  # no step yet
             raise RuntimeError("the rate pass needs a spike pass first")
         return self.spikes / self.steps, self.elig / self.steps
 
@@ -70,12 +74,14 @@ class _RateSubstitute(torch.autograd.Function):
     """Value: the spike rate ``r`` of pass 1; gradient: ``∂r/∂c = e`` (only ``e`` is saved)."""
 
     @staticmethod
-    def forward(ctx, current, rate, elig):
+    def forward(
+        ctx: Any, current: torch.Tensor, rate: torch.Tensor, elig: torch.Tensor
+    ) -> torch.Tensor:
         ctx.save_for_backward(elig)
         return rate.clone()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         (elig,) = ctx.saved_tensors
         return grad * elig, None, None
 
@@ -88,7 +94,10 @@ class _StraightThroughBN(torch.autograd.Function):
     ``∂x = γ·r·(dy − mean(dy) − r²·mean(dy·d)·(d − mean(d)))``."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, spike_mean, spike_var, eps, reduce):
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+        spike_mean: torch.Tensor, spike_var: torch.Tensor, eps: float, reduce: tuple[int, ...],
+    ) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         r = torch.rsqrt(spike_var + eps)
         d = x - spike_mean.view(shape)
@@ -98,7 +107,7 @@ class _StraightThroughBN(torch.autograd.Function):
         return x_hat * weight.view(shape) + bias.view(shape)
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx: Any, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         d, r, weight = ctx.saved_tensors
         reduce, shape = ctx.reduce, ctx.shape
         rv = r.view(shape)
@@ -119,7 +128,10 @@ class _StraightThroughBNNative(torch.autograd.Function):
     four or five kernels per layer instead of about fourteen."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, spike_mean, spike_var, eps, reduce):
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+        spike_mean: torch.Tensor, spike_var: torch.Tensor, eps: float, reduce: tuple[int, ...],
+    ) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         y = torch.batch_norm(x, weight, bias, spike_mean, spike_var, False, 0.0, eps,
                              torch.backends.cudnn.enabled)
@@ -129,7 +141,7 @@ class _StraightThroughBNNative(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx: Any, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, weight, spike_mean, r, mean_d = ctx.saved_tensors
         grad_x, grad_weight, grad_bias = torch.ops.aten.native_batch_norm_backward(
             dy, x, weight, None, None, spike_mean, r, True, ctx.eps, [True, True, True])
@@ -141,28 +153,40 @@ class _StraightThroughBNNative(torch.autograd.Function):
 class RateNeuron(TwoPassModule):
     """A library neuron made two-pass; plain spiking neuron in evaluation."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    # kept state (``register_memory``), declared for the type checker
+    acc: Eligibility | None
+    rate: torch.Tensor | None
+    elig: torch.Tensor | None
+
+    def __init__(self, inner: Neuron) -> None:
         super().__init__()
         self.inner = inner
         self.register_memory("acc")  # Eligibility of a single-step spike pass
         self.register_memory("rate")  # r and e of the spike pass, read by the rate pass
         self.register_memory("elig")
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.exact:
             return self.inner(x)
         if self.phase == "rate":
             if self.rate is None:
+                if self.acc is None:
+                    raise RuntimeError("the rate pass needs a spike pass first")
                 self.rate, self.elig = self.acc.rate_and_eligibility()
             return _RateSubstitute.apply(x, self.rate, self.elig)
         with torch.no_grad():
             if self.step_mode == "m":  # all T steps at once, H never stored
                 s = self.inner(x, eligibility=True)
-                self.rate, self.elig = self.inner.eligibility
+                eligibility = self.inner.eligibility
+                if eligibility is None:
+                    raise RuntimeError("the neuron's spike pass left no eligibility")
+                self.rate, self.elig = eligibility
                 return s
             s = self.inner(x)
         if self.acc is None:
             self.acc = Eligibility(self.inner.cfg)
+        if self.inner.h is None:
+            raise RuntimeError("the neuron's step left no charge in .h")
         self.acc.update(self.inner.h, s)
         return s
 
@@ -177,6 +201,11 @@ class RateBatchNorm(TwoPassModule):
     running statistics are not touched. Evaluation: ordinary BatchNorm.
     """
 
+    # kept state (``register_memory``), declared for the type checker
+    _sum_mean: torch.Tensor | None
+    _sum_var: torch.Tensor | None
+    _count: int
+
     def __init__(self, channels: int, dims: int = 2) -> None:
         super().__init__()
         self.bn = nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
@@ -186,26 +215,27 @@ class RateBatchNorm(TwoPassModule):
         self.register_memory("_sum_var")
         self.register_memory("_count", 0)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         bn = self.bn
         if not self.training or self.exact:
             return bn(x)
         if self.phase == "spike":
             # the training BatchNorm itself returns the batch statistics it normalised with
             # (PyTorch picks its implementation, as nn.BatchNorm does: cuDNN on CUDA)
-            bn.num_batches_tracked.add_(1)
+            if bn.num_batches_tracked is not None:  # always (as nn.BatchNorm checks)
+                bn.num_batches_tracked.add_(1)
             out, mean, invstd, _, _ = torch.ops.aten._batch_norm_impl_index(
                 x, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum,
                 bn.eps, torch.backends.cudnn.enabled,
             )
             var = invstd.pow(-2).sub_(bn.eps)
-            if self._count == 0:
+            if self._sum_mean is None or self._sum_var is None:  # first step (count 0)
                 self._sum_mean, self._sum_var = mean, var
             else:
                 self._sum_mean, self._sum_var = self._sum_mean + mean, self._sum_var + var
             self._count += 1
             return out
-        if self._count == 0:
+        if self._sum_mean is None or self._sum_var is None:  # no step yet (count 0)
             raise RuntimeError("the rate pass needs a spike pass first")
         function = _StraightThroughBNNative if x.is_cuda else _StraightThroughBN
         return function.apply(
