@@ -13,10 +13,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from .functional import StepModule
+from .neuron import Neuron
 
 BOUND = 20.0
 MOMENTUM = 0.9
@@ -25,7 +28,11 @@ MOMENTUM = 0.9
 class OTSNeuron(StepModule):
     """A library neuron with OS's per-step threshold; membrane detached before every step."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    # kept state (``register_memory``), declared for the type checker
+    ratio: torch.Tensor | None
+    thresholds: list[torch.Tensor]
+
+    def __init__(self, inner: Neuron) -> None:
         super().__init__()
         self.inner = inner
         self.register_memory("ratio")  # (θ₀ − mean(H_1)) / std(H_1) of this sequence
@@ -39,7 +46,7 @@ class OTSNeuron(StepModule):
             self.ratio = (self.inner.cfg.threshold - mean) / std
         return mean + std * self.ratio
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "m":
             raise RuntimeError("OS's threshold is computed step by step: use single-step mode")
         if not self.exact:
@@ -53,8 +60,12 @@ class OTSNeuron(StepModule):
 
 class _OSRFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, gamma, beta, mean_t, invstd_t, use_mean, use_invstd, run_mean,
-                run_invstd, reduce):
+    def forward(
+        ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+        mean_t: torch.Tensor, invstd_t: torch.Tensor, use_mean: torch.Tensor,
+        use_invstd: torch.Tensor, run_mean: torch.Tensor, run_invstd: torch.Tensor,
+        reduce: tuple[int, ...],
+    ) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         y = (x - use_mean.view(shape)) * (use_invstd * gamma).view(shape) + beta.view(shape)
         ctx.save_for_backward(x, gamma, mean_t, invstd_t, run_mean, run_invstd)
@@ -62,7 +73,7 @@ class _OSRFunction(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, dy):
+    def backward(ctx: Any, dy: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, gamma, mean_t, invstd_t, run_mean, run_invstd = ctx.saved_tensors
         reduce = ctx.reduce
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
@@ -80,6 +91,13 @@ class _OSRFunction(torch.autograd.Function):
 
 class OSRNorm(StepModule):
     """Online spiking renormalization; eval normalises with the running statistics."""
+
+    # buffers and kept state, declared for the type checker
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    seq_sum_mean: torch.Tensor
+    seq_sum_sq: torch.Tensor
+    _new_sequence: bool
 
     def __init__(self, channels: int, dims: int = 2, eps: float = 1e-5) -> None:
         super().__init__()
@@ -108,7 +126,7 @@ class OSRNorm(StepModule):
         self.seq_sum_sq.zero_()
         self._steps = 0
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         if not self.training:
             return (x - self.running_mean.view(shape)) * torch.rsqrt(

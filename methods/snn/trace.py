@@ -8,7 +8,7 @@ from the spike ``s`` but its weight gradient from the trace ``â``:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.grad import conv2d_input, conv2d_weight
 
 from .functional import StepModule
+from .neuron import Neuron
 
 
 class SpikeTrace(NamedTuple):
@@ -25,7 +26,8 @@ class SpikeTrace(NamedTuple):
 
 def _weight_of(module: nn.Module) -> torch.Tensor:
     get = getattr(module, "effective_weight", None)
-    return get() if callable(get) else module.weight
+    # a conv/linear: its weight is a Parameter (nn.Module types attributes as Tensor | Module)
+    return get() if callable(get) else cast(torch.Tensor, module.weight)
 
 
 def _autocast_dtype(grad: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Tensor]:
@@ -37,7 +39,11 @@ def _autocast_dtype(grad: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Te
 
 class _TraceConv2d(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, s, trace, weight, bias, stride, padding, dilation, groups):
+    def forward(
+        ctx: Any, s: torch.Tensor, trace: torch.Tensor, weight: torch.Tensor,
+        bias: torch.Tensor | None, stride: tuple[int, ...], padding: str | tuple[int, ...],
+        dilation: tuple[int, ...], groups: int,
+    ) -> torch.Tensor:
         ctx.save_for_backward(trace, weight)
         ctx.conf = (stride, padding, dilation, groups)
         ctx.input_shape = s.shape
@@ -45,7 +51,7 @@ class _TraceConv2d(torch.autograd.Function):
         return F.conv2d(s, weight, bias, stride, padding, dilation, groups)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         trace, weight = _autocast_dtype(grad, *ctx.saved_tensors)
         stride, padding, dilation, groups = ctx.conf
         grad_s = conv2d_input(ctx.input_shape, weight, grad, stride, padding, dilation, groups)
@@ -56,13 +62,16 @@ class _TraceConv2d(torch.autograd.Function):
 
 class _TraceLinear(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, s, trace, weight, bias):
+    def forward(
+        ctx: Any, s: torch.Tensor, trace: torch.Tensor, weight: torch.Tensor,
+        bias: torch.Tensor | None,
+    ) -> torch.Tensor:
         ctx.save_for_backward(trace, weight)
         ctx.has_bias = bias is not None
         return F.linear(s, weight, bias)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         trace, weight = _autocast_dtype(grad, *ctx.saved_tensors)
         grad_w = grad.reshape(-1, grad.shape[-1]).t() @ trace.reshape(-1, trace.shape[-1])
         grad_b = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.has_bias else None
@@ -77,7 +86,7 @@ class TraceSynapse(nn.Module):
         super().__init__()
         self.module = module
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor | SpikeTrace) -> torch.Tensor:
         if not isinstance(x, SpikeTrace):
             return self.module(x)
         m, w = self.module, _weight_of(self.module)
@@ -95,7 +104,7 @@ class PairMap(nn.Module):
         super().__init__()
         self.module = module
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor | SpikeTrace) -> torch.Tensor | SpikeTrace:
         if not isinstance(x, SpikeTrace):
             return self.module(x)
         with torch.no_grad():
@@ -108,7 +117,9 @@ class PairAdd(nn.Module):
     SEW blocks); a pair added to a current (identity shortcut into a neuron) contributes its
     spikes — a neuron's input needs no trace."""
 
-    def forward(self, a, b):
+    def forward(
+        self, a: torch.Tensor | SpikeTrace, b: torch.Tensor | SpikeTrace
+    ) -> torch.Tensor | SpikeTrace:
         if isinstance(a, SpikeTrace) and isinstance(b, SpikeTrace):
             return SpikeTrace(a.spike + b.spike, a.trace + b.trace)
         if isinstance(a, SpikeTrace):
@@ -127,7 +138,9 @@ class TraceNeuron(StepModule):
     (``provides_trace``, spikingjelly's ``OTTTLIFNode``) that trace is used.
     """
 
-    def __init__(self, inner: nn.Module, scale: float = 1.0) -> None:
+    trace: torch.Tensor | None  # kept state (``register_memory``), declared for the type checker
+
+    def __init__(self, inner: Neuron, scale: float = 1.0) -> None:
         super().__init__()
         self.inner = inner
         self.scale = scale
@@ -136,7 +149,7 @@ class TraceNeuron(StepModule):
     def _scaled(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.scale == 1.0 else x * self.scale
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor | SpikeTrace:
         if self.step_mode == "m":
             return self._scaled(self.inner(x))
         if not self.exact:
@@ -145,7 +158,7 @@ class TraceNeuron(StepModule):
         if not self.training or self.exact:
             return self._scaled(s)
         if getattr(self.inner, "provides_trace", False):
-            self.trace = self.inner.trace
+            self.trace = cast(Any, self.inner).trace  # such a neuron keeps it as .trace
         else:
             with torch.no_grad():
                 spikes = s.detach()
