@@ -19,6 +19,7 @@ tensors through Triton's interpreter (used by the tests).
 
 import contextlib
 import os
+from typing import Any
 
 import torch
 
@@ -50,16 +51,19 @@ def available(t: torch.Tensor) -> bool:
     return t.is_cuda or (_INTERPRET and t.device.type == "cpu")
 
 
+# Kernels and their @triton.jit helpers stay unannotated (``type: ignore[no-untyped-def]``):
+# Triton reads a kernel's annotations itself (``tl.constexpr``, ``tl.float64`` specialise the
+# compiled code), so Python type hints there would change what it compiles.
 if triton is not None:
 
     @triton.jit
-    def _scalar(value, CDT: tl.constexpr):
+    def _scalar(value, CDT: tl.constexpr):  # type: ignore[no-untyped-def]
         """A kernel scalar argument (fp64 when compiled, a Python float when interpreted)
         in the compute dtype, without a detour through float32."""
         return tl.full((), value, CDT)
 
     @triton.jit
-    def _surrogate(u, alpha, alpha_sq, KIND: tl.constexpr):
+    def _surrogate(u, alpha, alpha_sq, KIND: tl.constexpr):  # type: ignore[no-untyped-def]
         """σ'(u): 0 sigmoid, 1 triangle, 2 rectangle (width ``alpha``)."""
         if KIND == 0:
             sig = 1.0 / (1.0 + tl.exp(-(u * alpha)))
@@ -70,7 +74,7 @@ if triton is not None:
             return tl.where(tl.abs(u) < alpha * 0.5, 1.0 / alpha, 0.0)
 
     @triton.jit
-    def _dv_dh(h, s, sg, theta, SOFT: tl.constexpr, DETACH: tl.constexpr):
+    def _dv_dh(h, s, sg, theta, SOFT: tl.constexpr, DETACH: tl.constexpr):  # type: ignore[no-untyped-def]
         """∂V_t/∂H_t for the configured reset (``s`` the spike as 0/1, ``sg`` = σ'(H − θ))."""
         if SOFT:
             if DETACH:
@@ -84,7 +88,7 @@ if triton is not None:
                 return (1.0 - s) - h * sg
 
     @triton.jit
-    def _reset(h, s, theta, SOFT: tl.constexpr):
+    def _reset(h, s, theta, SOFT: tl.constexpr):  # type: ignore[no-untyped-def]
         """V_t from H_t and the spike s_t."""
         if SOFT:
             return h - theta * s
@@ -92,7 +96,7 @@ if triton is not None:
             return h * (1.0 - s)
 
     @triton.jit
-    def _multi_forward_kernel(
+    def _multi_forward_kernel(  # type: ignore[no-untyped-def]
         x_ptr, s_ptr, h_ptr, N, T, decay: tl.float64, thr: tl.float64,
         SOFT: tl.constexpr, SAVE_H: tl.constexpr, CDT: tl.constexpr, BLOCK: tl.constexpr,
     ):
@@ -112,7 +116,7 @@ if triton is not None:
             offs += N
 
     @triton.jit
-    def _multi_backward_kernel(
+    def _multi_backward_kernel(  # type: ignore[no-untyped-def]
         gs_ptr, h_ptr, gx_ptr, N, T, last, decay: tl.float64, thr: tl.float64,
         alpha: tl.float64, alpha_sq: tl.float64, KIND: tl.constexpr, SOFT: tl.constexpr,
         DETACH: tl.constexpr, CDT: tl.constexpr, BLOCK: tl.constexpr,
@@ -137,7 +141,7 @@ if triton is not None:
             offs -= N
 
     @triton.jit
-    def _rate_kernel(
+    def _rate_kernel(  # type: ignore[no-untyped-def]
         x_ptr, s_ptr, rate_ptr, elig_ptr, N, T, decay: tl.float64, thr: tl.float64,
         alpha: tl.float64, alpha_sq: tl.float64, KIND: tl.constexpr, SOFT: tl.constexpr,
         DETACH: tl.constexpr, CDT: tl.constexpr, BLOCK: tl.constexpr,
@@ -168,14 +172,14 @@ if triton is not None:
         tl.store(elig_ptr + base, (elig / T).to(elig_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
-    def _step_threshold(th_ptr, thr, TH_PTR: tl.constexpr, CDT: tl.constexpr):
+    def _step_threshold(th_ptr, thr, TH_PTR: tl.constexpr, CDT: tl.constexpr):  # type: ignore[no-untyped-def]
         if TH_PTR:
             return tl.load(th_ptr).to(CDT)
         else:
             return _scalar(thr, CDT)
 
     @triton.jit
-    def _step_forward_kernel(
+    def _step_forward_kernel(  # type: ignore[no-untyped-def]
         x_ptr, v_ptr, th_ptr, s_ptr, vn_ptr, h_ptr, N, decay: tl.float64, thr: tl.float64,
         HAS_V: tl.constexpr, TH_PTR: tl.constexpr, SOFT: tl.constexpr, CDT: tl.constexpr,
         BLOCK: tl.constexpr,
@@ -193,7 +197,7 @@ if triton is not None:
         tl.store(h_ptr + offs, h.to(h_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
-    def _step_backward_kernel(
+    def _step_backward_kernel(  # type: ignore[no-untyped-def]
         gs_ptr, gv_ptr, h_ptr, th_ptr, gh_ptr, N, thr: tl.float64, alpha: tl.float64,
         alpha_sq: tl.float64, HAS_GS: tl.constexpr, HAS_GV: tl.constexpr,
         TH_PTR: tl.constexpr, KIND: tl.constexpr, SOFT: tl.constexpr, DETACH: tl.constexpr,
@@ -214,7 +218,7 @@ if triton is not None:
         tl.store(gh_ptr + offs, gh.to(gh_ptr.dtype.element_ty), mask=mask)
 
     @triton.jit
-    def _eligibility_step_kernel(
+    def _eligibility_step_kernel(  # type: ignore[no-untyped-def]
         spk_ptr, elig_ptr, kappa_ptr, h_ptr, s_ptr, N, decay: tl.float64, thr: tl.float64,
         alpha: tl.float64, alpha_sq: tl.float64, FIRST: tl.constexpr, KIND: tl.constexpr,
         SOFT: tl.constexpr, DETACH: tl.constexpr, CDT: tl.constexpr, BLOCK: tl.constexpr,
@@ -282,7 +286,7 @@ def _like(t: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(ref, dtype=t.dtype).copy_(t)
 
 
-def _compute_dtype(*ts: torch.Tensor):
+def _compute_dtype(*ts: torch.Tensor) -> "tl.dtype":
     """float64 when any operand is float64, else float32."""
     return tl.float64 if any(t.dtype == torch.float64 for t in ts) else tl.float32
 
@@ -291,11 +295,11 @@ def _grid(n: int) -> tuple[int]:
     return (triton.cdiv(n, BLOCK),)
 
 
-def _device(t: torch.Tensor):
+def _device(t: torch.Tensor) -> contextlib.AbstractContextManager[Any]:
     return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
 
 
-def _cfg_args(cfg: LIFConfig) -> dict:
+def _cfg_args(cfg: LIFConfig) -> dict[str, Any]:
     """Scalar and constexpr arguments shared by the kernels."""
     return dict(
         alpha=float(cfg.alpha), alpha_sq=float(cfg.alpha) * float(cfg.alpha),
@@ -381,14 +385,14 @@ def single_step_forward(
     """One step (:func:`lif.lif_step` without autograd): ``(spike, v_next, h)`` in x's dtype."""
     x = _flat(x)
     has_v = v is not None
-    v = _like(v, x) if has_v else x
+    v_in = x if v is None else _like(v, x)  # any tensor when there is none (HAS_V=False)
     th_ptr, thr, th_is_ptr = _threshold_args(threshold, cfg, x)
     s, v_next, h = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
     n = x.numel()
     if n:
         with _device(x):
             _step_forward_kernel[_grid(n)](
-                x, v, th_ptr, s, v_next, h, n, cfg.decay, thr, HAS_V=has_v,
+                x, v_in, th_ptr, s, v_next, h, n, cfg.decay, thr, HAS_V=has_v,
                 TH_PTR=th_is_ptr, SOFT=cfg.reset == "soft", CDT=_compute_dtype(x),
                 BLOCK=BLOCK, num_warps=NUM_WARPS,
             )
