@@ -16,6 +16,8 @@ as written here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from . import triton_lif
@@ -24,11 +26,14 @@ from .surrogate import spike, surrogate_grad
 
 
 def reset_derivative(
-    h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, cfg: LIFConfig
+    h: torch.Tensor, s: torch.Tensor | None, sg: torch.Tensor, cfg: LIFConfig
 ) -> torch.Tensor | float:
-    """``∂V_t/∂H_t`` for the configured reset (``sg`` = σ'(H_t − θ))."""
+    """``∂V_t/∂H_t`` for the configured reset (``sg`` = σ'(H_t − θ); the spikes ``s`` are
+    read by the hard reset only)."""
     if cfg.reset == "soft":
         return 1.0 if cfg.detach_reset else 1.0 - cfg.threshold * sg
+    if s is None:
+        raise ValueError("the derivative of a hard reset needs the spikes")
     keep = 1.0 - s
     return keep if cfg.detach_reset else keep - h * sg
 
@@ -87,7 +92,7 @@ class _FusedLIF(torch.autograd.Function):
     """All T steps as one node; saves ``H`` only and runs the temporal recursion backward."""
 
     @staticmethod
-    def forward(ctx, x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    def forward(ctx: Any, x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
         if triton_lif.available(x_seq):
             s_seq, h_seq = triton_lif.multi_step_forward(x_seq, cfg)
         else:
@@ -97,7 +102,7 @@ class _FusedLIF(torch.autograd.Function):
         return s_seq
 
     @staticmethod
-    def backward(ctx, grad_s: torch.Tensor):
+    def backward(ctx: Any, grad_s: torch.Tensor) -> tuple[torch.Tensor, None]:
         (h_seq,) = ctx.saved_tensors
         cfg: LIFConfig = ctx.cfg
         if triton_lif.available(h_seq):
@@ -138,7 +143,10 @@ class _FusedLIFStep(torch.autograd.Function):
     without gradient (the methods read it under ``no_grad``)."""
 
     @staticmethod
-    def forward(ctx, x, v, cfg: LIFConfig, threshold):
+    def forward(
+        ctx: Any, x: torch.Tensor, v: torch.Tensor | None, cfg: LIFConfig,
+        threshold: torch.Tensor | float | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s, v_next, h = triton_lif.single_step_forward(x, v, cfg, threshold)
         ctx.set_materialize_grads(False)
         ctx.mark_non_differentiable(h)
@@ -147,7 +155,10 @@ class _FusedLIFStep(torch.autograd.Function):
         return s, v_next, h
 
     @staticmethod
-    def backward(ctx, grad_s, grad_v_next, _grad_h):
+    def backward(
+        ctx: Any, grad_s: torch.Tensor | None, grad_v_next: torch.Tensor | None,
+        _grad_h: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         (h,) = ctx.saved_tensors
         if grad_s is None and grad_v_next is None:
             return None, None, None, None

@@ -19,7 +19,7 @@ tensors through Triton's interpreter (used by the tests).
 
 import contextlib
 import os
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 
@@ -316,6 +316,18 @@ def _threshold_args(
             raise ValueError("a tensor threshold must hold one value on the neurons' device")
         return threshold, 0.0, True
     return dummy, float(cfg.threshold if threshold is None else threshold), False
+
+
+@overload
+def multi_step_forward(
+    x_seq: torch.Tensor, cfg: LIFConfig, save_h: Literal[True] = ...
+) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@overload
+def multi_step_forward(
+    x_seq: torch.Tensor, cfg: LIFConfig, save_h: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
 def multi_step_forward(
