@@ -17,6 +17,8 @@ Conventions found by ``tests/test_library_parity.py`` and how they are handled:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ..snn.config import LIFConfig
@@ -29,6 +31,10 @@ class SnnTorchLIF(SpikingNeuron):
     """Wraps ``snntorch.Leaky`` with ``reset_mechanism='zero'`` (hard reset)."""
 
     library = "snntorch"
+    leaky: Any  # snntorch.Leaky (an nn.Module of an untyped library)
+    # kept state (``register_memory``), declared for the type checker
+    _started: bool
+    _last_spike: torch.Tensor | None
 
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__(cfg)
@@ -57,13 +63,16 @@ class SnnTorchLIF(SpikingNeuron):
         self.reset_state()
         return out
 
-    def single_step(self, x, threshold=None):
+    def single_step(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
+    ) -> torch.Tensor:
         leaky = self.leaky
         leaky.reset_delay = self.cfg.detach_reset  # detached in exact mode
         if not self._started:
             leaky.mem = torch.zeros_like(x)
             self._started = True
         v_prev = self.membrane()
+        assert v_prev is not None  # started above: the membrane is a tensor
         if threshold is None:
             spk, mem = leaky(x)
         else:
@@ -80,7 +89,7 @@ class SnnTorchLIF(SpikingNeuron):
         self._last_spike = spk
         return spk
 
-    def membrane(self):
+    def membrane(self) -> torch.Tensor | None:
         if not self._started:
             return None
         mem = self.leaky.mem

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from typing import Any
 
 import torch
 
@@ -14,7 +15,7 @@ from .base import Library, SpikingNeuron, register_library
 BACKEND_ENV = "SJ_LIF_CUDA_IMPLEMENTATION"
 
 
-def sj_surrogate(cfg: LIFConfig):
+def sj_surrogate(cfg: LIFConfig) -> Any:
     """spikingjelly's surrogate equal to ours: Sigmoid(α), PiecewiseQuadratic(α), Rect(1/a)."""
     from spikingjelly.activation_based import surrogate
 
@@ -25,7 +26,7 @@ def sj_surrogate(cfg: LIFConfig):
     return surrogate.Rect(alpha=1.0 / cfg.alpha)
 
 
-def lif_node_kwargs(cfg: LIFConfig) -> dict:
+def lif_node_kwargs(cfg: LIFConfig) -> dict[str, Any]:
     """Keyword arguments of spikingjelly's LIF nodes for these constants."""
     return dict(
         tau=float(cfg.tau),
@@ -58,6 +59,7 @@ class SpikingJellyLIF(SpikingNeuron):
     """Wraps ``spikingjelly.activation_based.neuron.LIFNode`` (or a subclass passed as ``node``)."""
 
     library = "spikingjelly"
+    node: Any  # a spikingjelly node (an nn.Module of an untyped library)
 
     def __init__(self, cfg: LIFConfig, node: torch.nn.Module | None = None) -> None:
         super().__init__(cfg)
@@ -67,7 +69,7 @@ class SpikingJellyLIF(SpikingNeuron):
             node = neuron.LIFNode(**lif_node_kwargs(cfg), step_mode="m")
         self.node = node
 
-    def _node(self, step_mode: str) -> torch.nn.Module:
+    def _node(self, step_mode: str) -> Any:
         """The library node, set for this call: its step mode and the reset detachment of
         ``cfg`` (detached in exact mode)."""
         node = self.node
@@ -85,7 +87,9 @@ class SpikingJellyLIF(SpikingNeuron):
         node.reset()
         return out
 
-    def single_step(self, x, threshold=None):
+    def single_step(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
+    ) -> torch.Tensor:
         node = self._node("s")
         v = self._v()
         self.h = x if v is None else x + self.cfg.decay * v
@@ -97,7 +101,7 @@ class SpikingJellyLIF(SpikingNeuron):
         finally:
             node.v_threshold = float(self.cfg.threshold)
 
-    def membrane(self):
+    def membrane(self) -> torch.Tensor | None:
         return self._v()
 
     def reset_state(self) -> None:
@@ -111,7 +115,7 @@ class SpikingJellyLIF(SpikingNeuron):
             self.node.v = v.detach()
 
     @torch.no_grad()
-    def sequence(self, x_seq):
+    def sequence(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         node = self._node("m")
         node.reset()
         node.store_v_seq = True
@@ -130,6 +134,8 @@ class SpikingJellyOnlineLIF(SpikingJellyLIF):
     """spikingjelly's online nodes: ``OTTTLIFNode`` (keeps the presynaptic trace) or
     ``SLTTLIFNode``; both detach the membrane before every training step themselves."""
 
+    trace: torch.Tensor | None  # kept state (``register_memory``), declared for the type checker
+
     def __init__(self, cfg: LIFConfig, kind: str) -> None:
         from spikingjelly.activation_based.neuron import OTTTLIFNode, SLTTLIFNode
 
@@ -138,7 +144,9 @@ class SpikingJellyOnlineLIF(SpikingJellyLIF):
         self.provides_trace = kind == "ottt"
         self.register_memory("trace")  # OTTTLIFNode's presynaptic trace of the last step
 
-    def single_step(self, x, threshold=None):
+    def single_step(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
+    ) -> torch.Tensor:
         out = super().single_step(x, threshold)
         if isinstance(out, (list, tuple)):  # OTTTLIFNode in training: [spike, trace]
             out, self.trace = out
@@ -161,7 +169,7 @@ class SpikingJellyTraceSynapse(torch.nn.Module):
         self.module = module
         self.with_trace = GradwithTrace(module)
 
-    def forward(self, x):
+    def forward(self, x: Any) -> torch.Tensor:  # a tensor or a SpikeTrace pair
         from ..snn.trace import SpikeTrace
 
         if isinstance(x, SpikeTrace):
@@ -208,7 +216,7 @@ class SpikingJellyLibrary(Library):
     def trace_synapse(self, module: torch.nn.Module) -> torch.nn.Module:
         return SpikingJellyTraceSynapse(module)
 
-    def weight_standardized(self, kind: str, *args, **kwargs) -> torch.nn.Module:
+    def weight_standardized(self, kind: str, *args: Any, **kwargs: Any) -> torch.nn.Module:
         from spikingjelly.activation_based import layer
 
         return (layer.WSConv2d if kind == "conv" else layer.WSLinear)(*args, **kwargs)

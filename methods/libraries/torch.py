@@ -15,6 +15,7 @@ class TorchLIF(SpikingNeuron):
     """Reference LIF: ``lif_multi_step`` in multi-step mode, ``lif_step`` in single-step mode."""
 
     library = "torch"
+    v: torch.Tensor | None  # kept state (``register_memory``), declared for the type checker
 
     def __init__(self, cfg: LIFConfig) -> None:
         super().__init__(cfg)
@@ -23,17 +24,21 @@ class TorchLIF(SpikingNeuron):
     def multi_step(self, x_seq: torch.Tensor) -> torch.Tensor:
         return lif_multi_step(x_seq, self.cfg)
 
-    def single_step(self, x, threshold=None):
+    def single_step(
+        self, x: torch.Tensor, threshold: torch.Tensor | float | None = None
+    ) -> torch.Tensor:
         s, self.v, self.h = lif_step(x, self.v, self.cfg, threshold)
         return s
 
-    def membrane(self):
+    def membrane(self) -> torch.Tensor | None:
         return self.v
 
-    def sequence(self, x_seq):
+    def sequence(self, x_seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return lif_sequence(x_seq, self.cfg)
 
-    def rate_pass(self, x_seq):
+    def rate_pass(
+        self, x_seq: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if triton_lif.available(x_seq):  # one kernel, H never stored
             with torch.no_grad():
                 return triton_lif.rate_spike_pass(x_seq, self.cfg)
