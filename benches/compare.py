@@ -59,7 +59,7 @@ improvements are shown but never fail; exit status 1 if a cell regressed in a --
 (status: ok in A, failed/timeout/oom in B), else 0; 2 for a usage error"""
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``compare`` subcommand to an argparse subparsers object."""
     p = sub.add_parser(
         "compare", help="compare two results folders cell by cell; exit 1 on a regression",
@@ -219,7 +219,8 @@ class Rules:
     mem_tolerance_pct: float = 0.1
 
 
-def _judge(metric: str, a, b, threshold, lower_is_better: bool) -> Change:
+def _judge(metric: str, a: float | None, b: float | None, threshold: float | None,
+           lower_is_better: bool) -> Change:
     if a is None or b is None or threshold is None:
         return Change(metric, a, b, threshold, "n/a")
     delta = b - a if lower_is_better else a - b  # > 0: worse
@@ -426,7 +427,7 @@ def _env_note(a: Folder, b: Folder, keys: list[str]) -> str:
             "or software stack in A and B; their times may not be comparable")
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     """Run ``compare``: print the report, return 0, or 1 when a cell regressed."""
     for name in ("sigmas", "acc_floor", "iqrs", "time_floor", "mem_tolerance"):
         value = getattr(args, name)

@@ -62,10 +62,11 @@ class Seen:
 def announced() -> Iterator[Seen]:
     """Announce this cell process while the block runs, counting the others meanwhile."""
     where = folder()
-    mine = where / str(os.getpid())
+    own = where / str(os.getpid())
+    mine: Path | None = own  # None: not announced
     try:
         where.mkdir(parents=True, exist_ok=True)
-        mine.touch()
+        own.touch()
     except OSError:  # an unwritable temp folder must not fail the cell: it is just not seen
         mine = None
     seen = Seen()

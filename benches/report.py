@@ -9,6 +9,7 @@ activation memory and backward time with the complexity the method claims (``Met
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ class Fit:
     slope: float  # d in y = c + d·T
 
 
-def fit_scaling(ts: list[float], ys: list[float]) -> Fit | None:
+def fit_scaling(ts: Sequence[float], ys: Sequence[float | None]) -> Fit | None:
     """Power-law exponent and linear slope of ``ys`` against ``ts`` (≥ 2 positive points)."""
     pairs = [(t, y) for t, y in zip(ts, ys, strict=True)
              if y is not None and y > 0 and not math.isnan(y)]

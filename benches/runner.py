@@ -31,17 +31,19 @@ from .executors import CellJob, Executor, LocalExecutor, Progress
 from .executors.base import DEFAULT_TIMEOUT_S, MEMORY_ENV, THREADS_ENV
 from .records import has_ok_record, make_record, now, read_record, record_path, write_record
 
-_CONTEXT: mp.context.BaseContext | None = None
+_CONTEXT: mp.context.ForkServerContext | mp.context.SpawnContext | None = None
 
 
-def _context() -> mp.context.BaseContext:
+def _context() -> mp.context.ForkServerContext | mp.context.SpawnContext:
     """A fork server that has imported torch, the libraries and the registries once."""
     global _CONTEXT
     if _CONTEXT is None:
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        _CONTEXT = mp.get_context(method)
-        if method == "forkserver":
-            _CONTEXT.set_forkserver_preload(["benches.worker"])
+        if "forkserver" in mp.get_all_start_methods():
+            server = mp.get_context("forkserver")
+            server.set_forkserver_preload(["benches.worker"])
+            _CONTEXT = server
+        else:
+            _CONTEXT = mp.get_context("spawn")
     return _CONTEXT
 
 
@@ -57,7 +59,8 @@ class RunSummary:
         return ", ".join(parts) or "nothing to run"
 
 
-def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
+def _run_in_forkserver(cell: Cell, out_dir: str, data_root: str | None, matrix: str | None,
+                       timeout_s: float,
                        env: dict[str, str], keep_checkpoints: bool,
                        command: str | None = None) -> int | None:
     from .worker import run_cell
@@ -82,7 +85,8 @@ def _run_in_forkserver(cell: Cell, out_dir: str, data_root, matrix, timeout_s,
 
 
 def _run_in_subprocess(
-    cell: Cell, out_dir: str, data_root, matrix, timeout_s, env: dict[str, str],
+    cell: Cell, out_dir: str, data_root: str | None, matrix: str | None, timeout_s: float,
+    env: dict[str, str],
     keep_checkpoints: bool = False, command: str | None = None,
 ) -> int | None:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:

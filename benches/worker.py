@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 import traceback
+from typing import Any
 
 import torch
 
@@ -152,7 +153,9 @@ def run_cell(
                            command=command, about=about(cell)), out_dir)
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
-    status, reason, metrics, extra = "ok", None, {}, {}
+    status, reason = "ok", None
+    metrics: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     load_start = os.getloadavg()[0]
     try:
         with announced() as seen:
@@ -170,23 +173,25 @@ def run_cell(
         extra["traceback"] = traceback.format_exc()
     device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
                           else "cpu")
-    env = environment(device, hostname=records_hostname(command))
+    # the record's environment block (not the variables ``env`` applied above)
+    record_env = environment(device, hostname=records_hostname(command))
     library = get_library(cell.library)
-    env["library"] = {
+    lib_env: dict[str, Any] = {
         "name": cell.library, "version": library.version(), "backend": cell.backend,
         # the variables that select the backend, as this process saw them (None: not set)
         "env": {k: os.environ.get(k) for k in library.backend_env(cell.backend)},
     }
+    record_env["library"] = lib_env
     try:
-        env["library"]["backend_in_use"] = library.backend_in_use(cell.backend, device)
+        lib_env["backend_in_use"] = library.backend_in_use(cell.backend, device)
     except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
-        env["library"]["backend_in_use"] = f"unknown ({type(exc).__name__})"
+        lib_env["backend_in_use"] = f"unknown ({type(exc).__name__})"
     if status == "ok":  # how the library's neuron differs from the suite's, measured
         lif = neuron_config(cell)
-        env["library"]["semantics"] = library.semantics(lif)
+        lib_env["semantics"] = library.semantics(lif)
         metrics["neuron_spike_mismatch"] = library.spike_mismatch(lif)
     record = make_record(
-        cell, status, reason, metrics, env, matrix=matrix, started_at=started,
+        cell, status, reason, metrics, record_env, matrix=matrix, started_at=started,
         duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
     )
     _write(record, out_dir)

@@ -94,7 +94,7 @@ class Dataset(ABC):
 
     @abstractmethod
     def splits(
-        self, timesteps: int, augment: tuple[str, ...] = (), root: str | None = None
+        self, timesteps: int, augment: tuple[str, ...] = (), root: DataRoot = None
     ) -> Splits:
         """The train and test sets (samples ``[C, H, W]`` or, for frames, ``[T, C, H, W]``)."""
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tqdm import tqdm
 
@@ -68,7 +69,8 @@ class CellJob:
 class Progress:
     """A tqdm bar of cells done, with the running and queued counts, and one line per result."""
 
-    def __init__(self, total: int, line=None) -> None:
+    def __init__(self, total: int, line: Callable[[Cell, dict[str, Any]], str] | None = None,
+                 ) -> None:
         self.bar = tqdm(total=total, desc="cells", unit="cell", position=0, disable=None)
         self.running, self.queued = 0, total
         self.line = line

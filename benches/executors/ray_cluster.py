@@ -17,13 +17,15 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from ..claims import ELSEWHERE
 from ..records import make_record, now, read_record, record_path, write_record
 from .base import THREADS_ENV, CellJob, Executor, Progress
 
 
-def _run_task(job: CellJob, token: str, tracker) -> dict:
+def _run_task(job: CellJob, token: str, tracker: Any) -> dict[str, Any]:  # a _Tracker actor
     """Body of a Ray task: run the cell in its own process; return its record."""
     import ray
 
@@ -89,7 +91,8 @@ class RayExecutor(Executor):
             if out_dir is not None:
                 (out_dir / token).unlink(missing_ok=True)
 
-    def _run(self, ray, jobs: list[CellJob], progress: Progress, token: str) -> list[dict]:
+    def _run(self, ray: ModuleType, jobs: list[CellJob], progress: Progress,
+             token: str) -> list[dict[str, Any]]:
         tracker = ray.remote(_Tracker).remote()
         task = ray.remote(_run_task)
         node_cpus = max(int(n["Resources"].get("CPU", 1)) for n in ray.nodes() if n["Alive"])
@@ -116,7 +119,7 @@ class RayExecutor(Executor):
         return records
 
     @staticmethod
-    def _collect(ray, ref, job: CellJob) -> dict:
+    def _collect(ray: ModuleType, ref: Any, job: CellJob) -> dict[str, Any]:  # ref: ObjectRef
         """The task's record, written into the driver's folder unless the worker did."""
         try:
             record = ray.get(ref)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ..records import make_record, now, write_record
 from .base import THREADS_ENV, CellJob, Executor, Progress
@@ -114,7 +115,7 @@ class SlurmExecutor(Executor):
         return records
 
     @staticmethod
-    def _collect(job: CellJob, handle) -> dict:
+    def _collect(job: CellJob, handle: Any) -> dict[str, Any]:  # handle: a submitit Job
         try:
             return handle.result()
         except Exception as exc:  # noqa: BLE001 - a job Slurm killed is a failed cell

@@ -11,22 +11,26 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
+from typing import Any
 
 import torch
+from torch import nn
 
 from datasets import Dataset
+from datasets.base import DataRoot
 from methods import Method
 
 from ..execution import StepRunner, prepare_input
 from ..loading import batches
 
 
-def _grads(model) -> dict[str, torch.Tensor]:
+def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: (p.grad.detach().flatten() if p.grad is not None else p.new_zeros(p.numel()))
             for n, p in model.named_parameters() if p.requires_grad}
 
 
-def compare(method_grads: dict, reference: dict) -> dict:
+def compare(method_grads: dict[str, torch.Tensor],
+            reference: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Cosine overall and per layer (parameters grouped by owning module), norm ratio."""
     a = torch.cat([method_grads[n] for n in reference])
     b = torch.cat(list(reference.values()))
@@ -48,7 +52,8 @@ def compare(method_grads: dict, reference: dict) -> dict:
     }
 
 
-def run(method: Method, dataset: Dataset, model, device: torch.device, data_root=None) -> dict:
+def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
+        data_root: DataRoot = None) -> dict[str, Any]:
     recipe = method.recipe
     splits = dataset.splits(method.T, (), data_root)
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))

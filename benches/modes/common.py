@@ -8,6 +8,7 @@ import random
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset as TorchDataset
 
 from datasets import Dataset
 from methods import Method
@@ -52,7 +53,8 @@ def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, recipe: Recipe):
+def make_schedule(optimizer: torch.optim.Optimizer,
+                  recipe: Recipe) -> torch.optim.lr_scheduler.LRScheduler:
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
@@ -69,7 +71,8 @@ def model_tensors(model: nn.Module) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def evaluate(
-    method: Method, model: nn.Module, dataset: Dataset, data, device, batch_size: int
+    method: Method, model: nn.Module, dataset: Dataset, data: TorchDataset | Batches,
+    device: torch.device, batch_size: int,
 ) -> float:
     """Top-1 accuracy in [0, 1] (model in eval mode, time-averaged output); ``data`` is a
     dataset or a :class:`Batches` of it made once for every evaluation."""
@@ -79,7 +82,7 @@ def evaluate(
     for x, y in loader.epoch(0):
         x_seq = dataset.encode(x.to(device, non_blocking=True), method.T)
         pred = method.predict(model, x_seq).argmax(1)
-        correct += (pred.cpu() == y).sum().item()
+        correct += int((pred.cpu() == y).sum().item())
         total += len(y)
     model.train()
     return correct / max(total, 1)

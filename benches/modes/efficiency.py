@@ -9,9 +9,13 @@ gives the GPU busy fraction and the kernel count (:mod:`benches.profiling`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch import nn
 
 from datasets import Dataset
+from datasets.base import DataRoot
 from methods import Method
 
 from ..execution import StepRunner
@@ -22,7 +26,8 @@ from ..timing import IterationTimer
 from .common import make_optimizer, model_tensors
 
 
-def run(method: Method, dataset: Dataset, model, device: torch.device, data_root=None) -> dict:
+def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
+        data_root: DataRoot = None) -> dict[str, Any]:
     recipe, T = method.recipe, method.T
     splits = dataset.splits(T, (), data_root)
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))

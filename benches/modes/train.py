@@ -33,12 +33,16 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
+from typing import Any
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from datasets import Dataset
+from datasets.base import DataRoot
 from methods import Method
 
 from .. import checkpoint
@@ -53,9 +57,9 @@ CHECKPOINT_FORMAT = 1
 
 
 def run(
-    method: Method, dataset: Dataset, model, device: torch.device, data_root=None,
-    checkpoint_dir=None,
-) -> dict:
+    method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
+    data_root: DataRoot = None, checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     cell, recipe, T = method.cell, method.recipe, method.T
     splits = dataset.splits(T, recipe.augment, data_root)
     optimizer = make_optimizer(model, recipe)
@@ -176,7 +180,7 @@ def run(
         "data_workers": train_batches.workers,
         "resumed_at_epochs": resumed_at,
     }
-    if cuda_mem_started and timer.samples:
+    if cuda_mem is not None and cuda_mem_started and timer.samples:
         metrics.update(cuda_mem.summary())
         if runner.graphed:  # replays allocate nothing: the working memory of an eager step
             metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
