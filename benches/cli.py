@@ -8,10 +8,17 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import compare
 from .errors import RecordWriteError, UserError
+
+if TYPE_CHECKING:
+    from .cell import Cell
+    from .executors import Executor
+    from .matrix import Matrix
 
 LIST_KINDS = ("methods", "datasets", "architectures", "libraries", "matrices")
 EXECUTOR_NAMES = ("local", "ray", "slurm")
@@ -20,7 +27,7 @@ EXECUTOR_KEYS = ("executor", "jobs", "ray_address", "cpus_per_cell", "partition"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
@@ -145,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from .matrix import load_matrix, validate_timesteps
     from .runner import run_cells
 
@@ -228,7 +235,7 @@ def command_line() -> str:
     return shlex.join([*head, *sys.argv[1:]])
 
 
-def missing_data(cells, data_root) -> dict[str, str]:
+def missing_data(cells: Iterable[Cell], data_root: str | None) -> dict[str, str]:
     """Data set → why its files are not usable (one line naming where it looked and how to
     provide them), for every data set of ``cells`` that is missing."""
     from datasets import DatasetUnavailable, get_dataset
@@ -242,7 +249,7 @@ def missing_data(cells, data_root) -> dict[str, str]:
     return missing
 
 
-def make_executor(args, table: dict):
+def make_executor(args: argparse.Namespace, table: dict[str, Any]) -> Executor:
     """The executor the flags (over the matrix's ``[executor]`` table) ask for."""
     from .executors import LocalExecutor, RayExecutor, SlurmExecutor
 
@@ -265,7 +272,7 @@ def make_executor(args, table: dict):
     _require(name)
     if name == "ray":
         return RayExecutor(address=opts["ray_address"], cpus_per_cell=opts["cpus_per_cell"])
-    given = {k: opts[k] for k in ("partition", "gpus_per_cell", "cpus_per_cell",
+    given: dict[str, Any] = {k: opts[k] for k in ("partition", "gpus_per_cell", "cpus_per_cell",
                                   "time_limit_min", "max_concurrent", "account", "qos")
              if opts[k] is not None}
     return SlurmExecutor(**given)
@@ -280,7 +287,8 @@ def _require(executor: str) -> None:
                         f"pip install -e \".[{executor}]\"") from None
 
 
-def dry_run(matrix, args, executor, missing: dict[str, str]) -> int:
+def dry_run(matrix: Matrix, args: argparse.Namespace, executor: Executor,
+            missing: dict[str, str]) -> int:
     from tabulate import tabulate
 
     from .estimate import estimate, estimate_table
@@ -306,13 +314,13 @@ def dry_run(matrix, args, executor, missing: dict[str, str]) -> int:
     return 0
 
 
-def cmd_list(args) -> int:
+def cmd_list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    rows: list[list[Any]] = []  # one table, whichever kind
     if args.kind == "methods":
         from methods import get_method, list_methods
 
-        rows = []
         for name in list_methods():
             m = get_method(name)
             params = ", ".join(f"{k}={v[0]}" for k, v in m.parameters.items())
@@ -323,7 +331,6 @@ def cmd_list(args) -> int:
     elif args.kind == "datasets":
         from datasets import get_dataset, list_datasets
 
-        rows = []
         for name in list_datasets():
             d = get_dataset(name)
             ok, where = d.locate(args.data_root)
@@ -344,7 +351,7 @@ def cmd_list(args) -> int:
         from methods.libraries import get_library, list_libraries
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        rows, notes = [], []
+        notes: list[str] = []
         for name in list_libraries():
             lib = get_library(name)
             ok, why = lib.available()
@@ -360,15 +367,14 @@ def cmd_list(args) -> int:
     else:
         from .matrix import load_matrix, packaged_matrices
 
-        rows = []
         for name in sorted(packaged_matrices()):
-            m = load_matrix(name)
-            rows.append([name, len(m.cells), m.description])
+            matrix = load_matrix(name)
+            rows.append([name, len(matrix.cells), matrix.description])
         print(tabulate(rows, ["matrix", "cells", "description"]))
     return 0
 
 
-def cmd_show(args) -> int:
+def cmd_show(args: argparse.Namespace) -> int:
     if args.efficiency or args.alignment:
         from .report import show_report
 
@@ -385,7 +391,7 @@ def cmd_show(args) -> int:
     return 0
 
 
-def cmd_site(args) -> int:
+def cmd_site(args: argparse.Namespace) -> int:
     from .site import render_site
 
     if not Path(args.results).is_dir():

@@ -37,7 +37,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import UserError
 from .records import SCHEMA_VERSION, load_records
@@ -59,7 +59,10 @@ improvements are shown but never fail; exit status 1 if a cell regressed in a --
 (status: ok in A, failed/timeout/oom in B), else 0; 2 for a usage error"""
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+_Parser = TypeVar("_Parser", bound=argparse.ArgumentParser)
+
+
+def add_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     """Add the ``compare`` subcommand to an argparse subparsers object."""
     p = sub.add_parser(
         "compare", help="compare two results folders cell by cell; exit 1 on a regression",
