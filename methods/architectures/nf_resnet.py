@@ -90,7 +90,7 @@ class SkipInitGain(nn.Module):
         self.alpha = alpha
         self.gain = nn.Parameter(torch.zeros(()))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * (self.gain * self.alpha)
 
     def extra_repr(self) -> str:
@@ -118,7 +118,7 @@ class NFBlock(nn.Module):
         )
         self.add = f.add()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.neuron1(self.pre(x))
         identity = x if self.shortcut is None else self.shortcut(s)
         out = self.conv2(self.neuron2(self.conv1(s)))

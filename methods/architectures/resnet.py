@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import nn
 
 from ..snn.layers import LayerFactory
+from ..snn.trace import SpikeTrace
 from .base import Architecture, register_architecture
 
 Block = Callable[[LayerFactory, int, int, int], nn.Module]
@@ -41,7 +43,8 @@ class BasicBlock(nn.Module):
         self.add = f.add()
         self.neuron = f.neuron()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor | SpikeTrace) -> torch.Tensor | SpikeTrace:
+        # spikes, or OTTT's spike/trace pairs in training
         identity = x if self.shortcut is None else self.shortcut(x)
         return self.neuron(self.add(self.residual(x), identity))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..snn.layers import LayerFactory
+from ..snn.trace import SpikeTrace
 from .base import Architecture, register_architecture
 from .resnet import stages
 
@@ -34,7 +36,8 @@ class SEWBlock(nn.Module):
         )
         self.add = f.add()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor | SpikeTrace) -> torch.Tensor | SpikeTrace:
+        # spikes, or OTTT's spike/trace pairs in training
         identity = x if self.shortcut is None else self.shortcut(x)
         return self.add(self.residual(x), identity)
 

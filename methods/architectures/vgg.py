@@ -6,17 +6,17 @@ pools sit and in the readout. Convolutions carry a bias, as in every official co
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final, Literal
 
 from torch import nn
 
 from ..snn.layers import LayerFactory
 from .base import Architecture, register_architecture
 
-POOL = "A"
+POOL: Final = "A"
 """A 2×2, stride-2 average pool in a layer list; any other entry is a conv's output channels."""
 
-Config = tuple[int | str, ...]
+Config = tuple[int | Literal["A"], ...]
 
 
 def conv_stack(f: LayerFactory, in_channels: int, cfg: Config) -> list[nn.Module]:
