@@ -58,7 +58,7 @@ def variant(record: dict) -> str:
     return ",".join(v for v in (recipe_variant(record), OWN_NEURON if own else "") if v)
 
 
-def method_label(method: str, params: str = "", variant: str = "") -> str:
+def method_label(method: str, params: str | None = "", variant: str | None = "") -> str:
     """A method with what sets its configuration apart: ``bptt (k=v) (reset=hard)``."""
     return str(method) + "".join(f" ({v})" for v in (params, variant) if v)
 

@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 def _umask() -> int:
@@ -16,7 +16,7 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
+def write_atomically(path: str | os.PathLike, write: Callable[[IO[Any]], object], *,
                      binary: bool = False, prefix: str = ".") -> Path:
     """Create or replace ``path`` with what ``write(file)`` writes, readable as a file that
     ``open()`` creates would be (the umask applies); returns the path."""

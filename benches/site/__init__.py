@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from ..aggregate import records_frame, seed_summary
 from ..atomic import write_atomically
@@ -71,7 +72,8 @@ def render_site(results_dir: str, out_dir: str, markdown_dir: str | None = None)
     return out / "index.html"
 
 
-def _write_downloads(out: Path, records: list[dict], frame, content: SiteContent) -> None:
+def _write_downloads(out: Path, records: list[dict], frame: pd.DataFrame,
+                     content: SiteContent) -> None:
     """Raw records (one JSON file each and all in one), and the tables as CSV."""
     raw = out / "records"
     if raw.exists():

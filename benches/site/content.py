@@ -158,7 +158,9 @@ def findings(series: list[plots.Series], where: str) -> list[str]:
     out = []
     for metric in ("activation_bytes", "backward_s", "time_per_iter_s"):
         noun = METRICS[metric].name
-        grows, flat, between = [], [], []
+        grows: list[str] = []
+        flat: list[str] = []
+        between: list[str] = []
         for s in series:
             ys = s.values.get(metric) or []
             fit = report.fit_scaling(s.ts, ys)
@@ -311,8 +313,8 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
 
     eff_frame = report.ok_frame(records, "efficiency")
     eff_pages = []
+    sections: list[dict[str, Any]] = []  # of the page being built
     if not eff_frame.empty:
-        sections = []
         rows = report.efficiency_rows(eff_frame)
         for keys, group in pd.DataFrame(rows).groupby(SETTING, sort=True):
             setting = " · ".join(str(k) for k in keys)
@@ -368,7 +370,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
     ok = frame[frame["status"] == "ok"]
     measured_libs = {m: sorted(set(b["library"])) for m, b in ok.groupby("method")}
     common = _common_recipe(methods) if methods else {}
-    method_rows = [
+    method_rows: list[dict[str, Any]] = [
         {"name": name, "anchor": slugify(name), "about": about,
          "common": _diff(about["recipes"].get("common", {}), common, as_repr=True),
          "paper": _diff(about["recipes"].get("paper", {}), about["recipes"].get("common", {})),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from scipy import stats
@@ -64,7 +65,7 @@ class Row:
     values: list[Value]
     seeds: int
     records: list[tuple[int, str]]  # (seed, record key)
-    config: dict[str, object] = field(default_factory=dict)  # every GROUP field
+    config: dict[str, Any] = field(default_factory=dict)  # every GROUP field
     contended: list[str] = field(default_factory=list)  # "seed s: load x on n CPUs"
 
     @property
@@ -116,21 +117,26 @@ def interval(mean: float, std: float | None, n: int) -> tuple[float, float] | No
     return mean - half, mean + half
 
 
+def _bounds(mean: float, v: Value) -> tuple[float, float]:
+    """The value's interval, or its mean at both ends (one seed)."""
+    return (v.lo, v.hi) if v.lo is not None and v.hi is not None else (mean, mean)
+
+
 def mark_best(values: list[Value], better: str | None) -> None:
     """Mark the best mean ``best`` and the values whose interval overlaps it ``tie``."""
     for v in values:
         v.mark = ""
-    present = [v for v in values if v.mean is not None]
+    present = [(v.mean, v) for v in values if v.mean is not None]
     if better is None or not present:
         return
     pick = max if better == "higher" else min
-    best = pick(present, key=lambda v: v.mean)
+    best_mean, best = pick(present, key=lambda mv: mv[0])
     best.mark = "best"
-    blo, bhi = (best.lo, best.hi) if best.lo is not None else (best.mean, best.mean)
-    for v in present:
+    blo, bhi = _bounds(best_mean, best)
+    for mean, v in present:
         if v is best:
             continue
-        lo, hi = (v.lo, v.hi) if v.lo is not None else (v.mean, v.mean)
+        lo, hi = _bounds(mean, v)
         if lo <= bhi and hi >= blo:
             v.mark = "tie"
 

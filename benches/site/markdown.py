@@ -4,12 +4,16 @@ and the headline plots as SVG files next to it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
 from ..atomic import write_atomically
 from ..schema import METRICS
 from .leaderboard import PERCENT
+
+if TYPE_CHECKING:
+    from .content import SiteContent
 
 
 def _cell(text: str) -> str:
@@ -18,7 +22,7 @@ def _cell(text: str) -> str:
             .replace(">", "&gt;"))
 
 
-def summary_markdown(content, figure_files: dict[str, str]) -> str:
+def summary_markdown(content: SiteContent, figure_files: dict[str, str]) -> str:
     """The overview tables and links to the plot files."""
     lines = [f"Measured from {content.n_records} records "
              f"({', '.join(f'{n} {s}' for s, n in sorted(content.counts.items()))}).", ""]
@@ -49,14 +53,18 @@ def summary_markdown(content, figure_files: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(content, out: Path) -> Path:
+def write_markdown(content: SiteContent, out: Path) -> Path:
     """Write ``summary.md`` and one SVG per headline plot into ``out``; returns the .md path."""
     out.mkdir(parents=True, exist_ok=True)
-    files = {}
+    files: dict[str, str] = {}
     for plot in content.headline_plots:
         name = f"{plot.id}.svg"
-        write_atomically(out / name, lambda fh, s=plot.svg: fh.write(
-            ('<?xml version="1.0" encoding="utf-8"?>\n' + s).encode()), binary=True)
+        _write_bytes(out / name, ('<?xml version="1.0" encoding="utf-8"?>\n'
+                                  + plot.svg).encode())
         files[plot.id] = name
     text = summary_markdown(content, files)
-    return write_atomically(out / "summary.md", lambda fh: fh.write(text.encode()), binary=True)
+    return _write_bytes(out / "summary.md", text.encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    return write_atomically(path, lambda fh: fh.write(data), binary=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -20,7 +21,12 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 from ..report import fit_scaling  # noqa: E402
 from ..schema import METRICS, number  # noqa: E402
 
-STYLE = {
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",  # text stays text: small, selectable, escaped
     "svg.hashsalt": "benches",  # stable ids: the same records give the same file
     "text.parse_math": False,
@@ -70,7 +76,7 @@ def method_colors(methods: list[str]) -> dict[str, str]:
     return {m: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, m in enumerate(names)}
 
 
-def to_svg(fig) -> str:
+def to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
@@ -81,7 +87,7 @@ def to_svg(fig) -> str:
 PLAIN = FuncFormatter(lambda v, _: f"{v:g}")
 
 
-def _plain_log(ax, axis: str = "both") -> None:
+def _plain_log(ax: Axes, axis: str = "both") -> None:
     """Plain numbers on log axes (math text is off, so the default labels would show TeX)."""
     for name in ("x", "y") if axis == "both" else (axis,):
         a = getattr(ax, f"{name}axis")
@@ -218,8 +224,8 @@ def over_t(plot_id: str, title: str, series: list[Series], metric_key: str,
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for s in usable:
-            pairs = [(t, metric.display(v)) for t, v in zip(s.ts, s.values[metric_key],
-                                                            strict=False) if v is not None]
+            pairs = [(t, y) for t, v in zip(s.ts, s.values[metric_key], strict=False)
+                     if (y := metric.display(v)) is not None]
             ax.plot([t for t, _ in pairs], [y for _, y in pairs], marker="o", markersize=3,
                     color=colors[s.method], label=s.label)
             rows.append([s.label, *[f"T={t}: {number(y, metric.digits + 1)}" for t, y in pairs]])

@@ -78,9 +78,11 @@ def reproduction(summary: pd.DataFrame) -> tuple[list[Match], list[dict[str, str
             unmatched.append({**p, "command": measure_command(p)})
         for r in found:
             std = r.get("test_top1_std")
+            measured = top1.display(r["test_top1"])
+            assert measured is not None  # train holds the rows with a test_top1 only
             matches.append(Match(
                 p, r["method"], r["track"], r["library"], r["architecture"],
-                int(r["timesteps"]), top1.display(r["test_top1"]),
+                int(r["timesteps"]), measured,
                 top1.display(std) if r["seeds"] > 1 else None, int(r["seeds"]),
                 accuracy_digits(_samples(r), top1.digits)))
     matches.sort(key=lambda m: (m.published["dataset"], m.method, m.timesteps, m.track))
