@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 
 import torch
-from helpers import make_cell
+from helpers import BUILTIN_METHODS, make_cell
 
-from methods import get_method, list_methods
+from methods import get_method
 from methods.snn import triton_lif
 
 
 def gradients() -> dict:
     out = {}
-    for name in list_methods():
+    for name in BUILTIN_METHODS:
         method = get_method(name)(make_cell(name, timesteps=3, augment=()))
         torch.manual_seed(0)
         model = method.build((1, 8, 8), 10).double()

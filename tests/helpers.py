@@ -58,3 +58,9 @@ def need_triton_interpreter() -> None:
     if version < INTERPRETER_TRITON:
         pytest.skip(f"Triton {triton.__version__}'s interpreter cannot run the kernels (needs "
                     f"{'.'.join(map(str, INTERPRETER_TRITON))}+; they are checked on a GPU)")
+
+
+BUILTIN_METHODS = ("bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s",
+                   "rate_m")
+"""The suite's own methods: tests parametrise over these, so a plug-in installed beside the
+suite (README's route) is not held to the built-ins' claims."""

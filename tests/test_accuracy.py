@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from helpers import make_cell
+from helpers import BUILTIN_METHODS, make_cell
 
 from benches.execute import execute
 from datasets import get_dataset
-from methods import list_methods
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", BUILTIN_METHODS)
 def test_reaches_90_percent_on_digits(name):
     digits = get_dataset("digits")
     cell = make_cell(name, "torch", timesteps=4, seed=0, **digits.recipe_defaults)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import make_cell
+from helpers import BUILTIN_METHODS, make_cell
 
 from datasets import get_dataset
 from datasets.digits import digits_arrays
-from methods import get_method, list_methods
+from methods import get_method
 
 
 def test_each_step_is_one_row_of_the_image():
@@ -52,7 +52,7 @@ def test_about_states_modality_and_time():
     assert get_dataset("digits_dvs").about()["modality"] == "events"
 
 
-@pytest.mark.parametrize("method", list_methods())
+@pytest.mark.parametrize("method", BUILTIN_METHODS)
 def test_every_method_trains_a_step_of_fc_seq(method):
     cell = make_cell(method, dataset="digits_seq", architecture="fc_seq", timesteps=8)
     m = get_method(method)(cell)

@@ -12,13 +12,13 @@ import copy
 
 import pytest
 import torch
-from helpers import make_cell
+from helpers import BUILTIN_METHODS, make_cell
 
 from benches.cell import Cell
 from benches.execution import StepRunner, prepare_input, prepare_model
 from benches.modes.common import make_optimizer
 from benches.profiling import profile_iteration
-from methods import get_method, list_methods
+from methods import get_method
 
 pytestmark = [
     pytest.mark.gpu,
@@ -50,7 +50,7 @@ def gradients(model) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("arch", sorted(SHAPES))
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", BUILTIN_METHODS)
 def test_cuda_gradient_equals_cpu_gradient(name, arch):
     """(os on resnet18 at initialisation has silent layers whose OTS threshold is NaN, as in
     the official code: the NaNs must then sit in the same places.)"""
@@ -70,7 +70,7 @@ def test_cuda_gradient_equals_cpu_gradient(name, arch):
                                    equal_nan=True)
 
 
-@pytest.mark.parametrize("name", list_methods())
+@pytest.mark.parametrize("name", BUILTIN_METHODS)
 def test_graph_replay_updates_weights_as_the_eager_step(name):
     x, y = batch()
     x, y = x.cuda(), y.cuda()
@@ -120,7 +120,7 @@ def test_profiler_counts_the_kernels_of_a_known_workload():
 
 def test_bf16_cells_run_every_method():
     x, y = batch(torch.float32)
-    for name in list_methods():
+    for name in BUILTIN_METHODS:
         method, model = build(name, CUDA, dtype=torch.float32, precision="bf16")
         runner = StepRunner(method, model, make_optimizer(model, method.recipe), CUDA)
         losses = [float(runner(x.cuda(), y.cuda())) for _ in range(3)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from helpers import REPO
+from helpers import BUILTIN_METHODS, REPO
 
 ALLOWED = {"benches.registry", "benches.cell"}
 
@@ -23,10 +23,6 @@ def test_plugins_import_only_the_plain_data_modules_of_benches(package):
             offenders += [f"{path.relative_to(REPO)}: {n}" for n in names
                           if n.split(".")[0] == "benches" and n not in ALLOWED]
     assert not offenders
-
-
-BUILTIN_METHODS = ("bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s",
-                   "rate_m")
 
 
 def test_one_file_per_method_and_dataset():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_layout import BUILTIN_METHODS
+from helpers import BUILTIN_METHODS
 
 from benches.errors import UserError
 from benches.matrix import load_matrix, packaged_matrices
