@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .presence import process_alive
+
 FOLDER = ".claims"
 ELSEWHERE = "claimed"
 """The status a runner reports (never records) for a cell another runner holds."""
@@ -24,16 +26,6 @@ ELSEWHERE = "claimed"
 
 def claim_path(out_dir: str | os.PathLike, key: str) -> Path:
     return Path(out_dir) / FOLDER / f"{key}.lock"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def owner(path: Path) -> dict | None:
@@ -54,7 +46,7 @@ def stale(path: Path, max_age_s: float) -> bool:
     if held is None:  # an owner killed while writing it
         return age > 60
     if held.get("host") == socket.gethostname():
-        return not _alive(int(held.get("pid", 0)))
+        return not process_alive(int(held.get("pid", 0)))
     return age > max_age_s
 
 

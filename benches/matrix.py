@@ -277,6 +277,6 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
 
 
 def _default_backend(library: str, device: str) -> str:
-    """The backend the library picks for ``device`` when the matrix names none."""
-    return get_library(library).default_backend(device) if library in list_libraries() \
-        else "torch"
+    """The backend the library picks for ``device`` when the matrix names none (the library's
+    name is checked before any cell is built)."""
+    return get_library(library).default_backend(device)

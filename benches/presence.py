@@ -24,7 +24,8 @@ def folder() -> Path:
     return Path(base) if base else Path(tempfile.gettempdir()) / f"benches-cells-{os.getuid()}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -45,7 +46,7 @@ def others(where: Path | None = None) -> int:
         names = os.listdir(where)
     except OSError:
         return 0
-    return sum(1 for n in names if n.isdigit() and int(n) != me and _alive(int(n)))
+    return sum(1 for n in names if n.isdigit() and int(n) != me and process_alive(int(n)))
 
 
 class Seen:

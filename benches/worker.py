@@ -20,10 +20,9 @@ from typing import Any
 import torch
 
 from datasets import list_datasets
-from methods import list_methods
+from methods import get_method, list_methods
 from methods.architectures import list_architectures
 from methods.libraries import get_library, list_libraries
-from methods.snn.config import LIFConfig
 
 from .cell import Cell
 from .checkpoint import checkpoint_dir
@@ -52,7 +51,6 @@ def about(cell: Cell) -> dict:
     """The method's and data set's declarations, kept in the record so that reports and the
     site need nothing but the records."""
     from datasets import get_dataset
-    from methods import get_method
 
     out = {}
     if cell.method in list_methods():
@@ -86,16 +84,6 @@ def is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
-
-
-def neuron_config(cell: Cell) -> LIFConfig:
-    """The LIF constants the cell's neurons were built with."""
-    from methods import get_method
-    from methods.recipes import Recipe
-
-    recipe = Recipe.from_dict(cell.recipe) if cell.recipe else \
-        get_method(cell.method).recipe_for("common")
-    return recipe.lif()
 
 
 def die_with_parent() -> None:
@@ -187,7 +175,7 @@ def run_cell(
     except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
         lib_env["backend_in_use"] = f"unknown ({type(exc).__name__})"
     if status == "ok":  # how the library's neuron differs from the suite's, measured
-        lif = neuron_config(cell)
+        lif = get_method(cell.method).recipe_of(cell).lif()
         lib_env["semantics"] = library.semantics(lif)
         metrics["neuron_spike_mismatch"] = library.spike_mismatch(lif)
     record = make_record(

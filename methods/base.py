@@ -101,7 +101,7 @@ class Method(ABC):
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
         self.T = cell.timesteps
-        self.recipe = Recipe.from_dict(cell.recipe) if cell.recipe else self.recipe_for("common")
+        self.recipe = self.recipe_of(cell)
         self.params = {**self.default_params(), **cell.params}
         self.library: Library = get_library(cell.library)
         self.lif: LIFConfig = self.recipe.lif()
@@ -137,6 +137,11 @@ class Method(ABC):
         return recipe.updated(**cls.forced) if cls.forced else recipe
 
     @classmethod
+    def recipe_of(cls, cell: Cell) -> Recipe:
+        """The recipe ``cell`` trains with (the common one when the cell carries none)."""
+        return Recipe.from_dict(cell.recipe) if cell.recipe else cls.recipe_for("common")
+
+    @classmethod
     def about(cls) -> dict[str, Any]:
         """What a record says of this method, so a report needs nothing but the records."""
         return {
@@ -161,7 +166,7 @@ class Method(ABC):
         unknown = sorted(set(cell.params) - set(cls.parameters))
         if unknown:
             return False, f"{cls.name} has no parameter(s) {', '.join(unknown)}"
-        recipe = Recipe.from_dict(cell.recipe) if cell.recipe else cls.recipe_for("common")
+        recipe = cls.recipe_of(cell)
         for key, value in cls.forced.items():
             if getattr(recipe, key) != value:
                 return False, f"{cls.name} requires {key}={value!r} (the recipe has " \

@@ -64,3 +64,17 @@ BUILTIN_METHODS = ("bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "
                    "rate_m")
 """The suite's own methods: tests parametrise over these, so a plug-in installed beside the
 suite (README's route) is not held to the built-ins' claims."""
+
+
+def library_lacking(name: str, capability: str, why: str) -> type:
+    """A library class that has every neuron capability but ``capability`` (lacking it for
+    ``why``); it builds no neurons."""
+    from methods.libraries import Library
+    from methods.libraries.capabilities import ALL
+
+    def neuron(self, cfg):
+        raise NotImplementedError
+
+    return type(name.title(), (Library,), {
+        "name": name, "description": f"test library without {capability}",
+        "capabilities": ALL - {capability}, "lacks": {capability: why}, "neuron": neuron})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from helpers import plugin_package
 
-from benches.presence import announced, others
+from benches.presence import announced, others, process_alive
 from benches.records import read_record
 
 PLUGIN = '''
@@ -71,17 +71,6 @@ def starts(tmp_path: Path) -> list[tuple[str, int]]:
     return [(line.split()[0], int(line.split()[1])) for line in lines]
 
 
-def running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
-
-
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -119,7 +108,7 @@ def test_coordinator_killed_mid_matrix_leaves_no_orphan_and_resume_completes(tmp
     proc.kill()  # SIGKILL: no handler runs in the coordinator
     proc.wait()
     pids = [pid for _, pid in starts(tmp_path)]
-    wait_for(lambda: not any(running(p) for p in pids), 10, "the cell processes to die")
+    wait_for(lambda: not any(process_alive(p) for p in pids), 10, "the cell processes to die")
     assert_whole(results)
     before = records_of(results)
     killed = {key for key, _ in starts(tmp_path)} - set(before)

@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 
-from helpers import REPO
+from helpers import REPO, library_lacking
 
 from benches.cell import Cell
 from benches.records import load_records
 from methods import get_method
-from methods.libraries import Library
-from methods.libraries.capabilities import ALL, MULTI_STEP, SINGLE_STEP, STEP_THRESHOLD
+from methods.libraries.capabilities import MULTI_STEP, SINGLE_STEP, STEP_THRESHOLD
 
 PLUGIN = '''
 from methods.libraries import Library
@@ -77,15 +76,7 @@ def test_a_plugged_in_library_runs_bptt_and_rate_m_like_the_reference(tmp_path):
 
 
 def test_methods_declare_needs_and_libraries_their_capabilities():
-    class NoThreshold(Library):
-        name = "no_threshold"
-        description = "test"
-        capabilities = ALL - {STEP_THRESHOLD}
-        lacks = {STEP_THRESHOLD: "fixed threshold"}
-
-        def neuron(self, cfg):
-            raise NotImplementedError
-
+    NoThreshold = library_lacking("no_threshold", STEP_THRESHOLD, "fixed threshold")
     lib = NoThreshold()
     assert lib.missing(get_method("bptt").neuron_needs()) is None
     assert lib.missing(get_method("sltt").neuron_needs()) is None

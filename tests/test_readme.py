@@ -5,27 +5,15 @@ from __future__ import annotations
 import re
 
 import torch
-from helpers import REPO
+from helpers import REPO, library_lacking
 
 from benches.cell import Cell
 from benches.execute import execute
 from methods.base import METHODS
-from methods.libraries import Library
 from methods.libraries.base import LIBRARIES
-from methods.libraries.capabilities import ALL, MULTI_STEP
+from methods.libraries.capabilities import MULTI_STEP
 
-
-class Stepper(Library):
-    """A library whose neurons only step one at a time."""
-
-    name = "stepper"
-    description = "test"
-    capabilities = ALL - {MULTI_STEP}
-    lacks = {MULTI_STEP: "steps one at a time"}
-
-    def neuron(self, cfg):
-        raise NotImplementedError
-
+Stepper = library_lacking("stepper", MULTI_STEP, "steps one at a time")
 README = (REPO / "README.md").read_text()
 
 
