@@ -32,7 +32,7 @@ class DigitsSeq(Dataset):
     modality = "sequence"
     time_semantics = "one image row per step (T = 8 only)"
     default_architecture = "fc_seq"
-    recipe_defaults = {"epochs": 12, "batch_size": 64, "lr": 0.05, "augment": ()}
+    recipe_defaults = {"epochs": 20, "batch_size": 64, "lr": 0.05, "augment": ()}
 
     def supports(self, cell: Cell) -> tuple[bool, str]:
         if cell.timesteps != ROWS:

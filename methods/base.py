@@ -26,7 +26,7 @@ from benches.cell import Cell
 from benches.registry import Registry
 
 from .libraries import Library, capabilities, get_library, list_libraries
-from .recipes import COMMON, TRACKS, Recipe
+from .recipes import COMMON, PAPER, TRACKS, Recipe
 from .snn.config import LIFConfig
 from .snn.functional import exact_mode, reset_states, set_step_mode
 from .snn.layers import LayerFactory
@@ -133,7 +133,7 @@ class Method(ABC):
     @classmethod
     def recipe_for(cls, track: str) -> Recipe:
         """The method's recipe on ``track`` (``common`` or ``paper``), forced values applied."""
-        recipe = COMMON if track == "common" else COMMON.updated(track="paper", **cls.paper_recipe)
+        recipe = COMMON if track == "common" else PAPER.updated(**cls.paper_recipe)
         return recipe.updated(**cls.forced) if cls.forced else recipe
 
     @classmethod

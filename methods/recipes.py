@@ -13,6 +13,7 @@ from .snn.config import LIFConfig
 
 TRACKS = ("common", "paper")
 LOSSES = ("ce", "ce+mse")
+BN_STATS = ("precise", "running")
 _NEURON = LIFConfig()
 
 
@@ -46,6 +47,9 @@ class Recipe:
     batch_size: int = 128
     # data: augmentations by name, applied to the training set only (datasets declare theirs)
     augment: tuple[str, ...] = ("crop", "flip")
+    # evaluation: BatchNorm statistics from the training-time moving averages ("running") or
+    # recomputed with the final weights before each evaluation ("precise", benches.modes.precise_bn)
+    bn_stats: str = "precise"
     # measurement protocol
     warmup_iters: int = 3
     timed_iters: int = 10
@@ -59,6 +63,8 @@ class Recipe:
             raise ValueError(f"mse_target must be 'onehot' or 'const', got {self.mse_target!r}")
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.bn_stats not in BN_STATS:
+            raise ValueError(f"bn_stats must be one of {BN_STATS}, got {self.bn_stats!r}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         for name in ("epochs", "batch_size"):
@@ -120,6 +126,9 @@ def _check_type(key: str, value: Any, current: Any) -> None:
 
 COMMON = Recipe()
 """τ = 2, θ = 1, soft reset, sigmoid α = 4, CE on the mean output, SGD 0.9, cosine."""
+
+PAPER = COMMON.updated(track="paper", bn_stats="running")
+"""What every paper recipe starts from: the official codes evaluate with the moving averages."""
 
 RATE_BP_PAPER = dict(
     tau=1.25, loss="ce", weight_decay=5e-4, decay_norm_and_bias=False, epochs=300,

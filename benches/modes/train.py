@@ -52,6 +52,7 @@ from ..loading import Batches, data_workers
 from ..memory import CudaMemory, SavedTensorMeter
 from ..timing import DataWait, IterationTimer
 from .common import Diverged, evaluate, make_optimizer, make_schedule, model_tensors
+from .precise_bn import evaluation_statistics
 
 CHECKPOINT_FORMAT = 1
 
@@ -142,7 +143,8 @@ def run(
                                float(epoch_losses[first]))
             loss_curve.append(float(epoch_losses.mean()))
             last = epoch == recipe.epochs - 1
-            with runner.autocast(), firing_rates(model) if last else contextlib.nullcontext() as r:
+            with runner.autocast(), evaluation_statistics(method, model, dataset, train_batches), \
+                    firing_rates(model) if last else contextlib.nullcontext() as r:
                 acc = evaluate(method, model, dataset, test_batches, device, recipe.batch_size)
             if last:
                 rates = r
