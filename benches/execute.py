@@ -10,6 +10,7 @@ import torch
 from datasets import get_dataset
 from methods import get_method
 from methods.libraries import get_library
+from methods.recipes import COMMON, DATA_OPTIONS
 from methods.snn.layers import count_parameters
 
 from .cell import Cell
@@ -35,7 +36,14 @@ def support(cell: Cell) -> tuple[bool, str]:
     ok, reason = get_method(cell.method).supports(cell)
     if not ok:
         return False, reason
-    return get_dataset(cell.dataset).supports(cell)
+    dataset = get_dataset(cell.dataset)
+    unread = [f"{key} = {cell.recipe[key]!r}" for key in DATA_OPTIONS
+              if key in cell.recipe and cell.recipe[key] != getattr(COMMON, key)
+              and key not in dataset.options]
+    if unread:
+        return False, f"{dataset.name} has no option {', '.join(unread)} " \
+            f"(its options: {', '.join(dataset.options) or 'none'})"
+    return dataset.supports(cell)
 
 
 def execute(cell: Cell, data_root: str | None = None,

@@ -61,6 +61,10 @@ class Dataset(ABC):
     on the ``paper`` track after ``recipe_defaults`` and before the matrix's own settings."""
     augmentations: ClassVar[tuple[str, ...]] = ()
     """The augmentation names this dataset understands in ``recipe.augment``."""
+    options: ClassVar[tuple[str, ...]] = ()
+    """The recipe's data-pipeline keys (``normalize``, ``resolution``, ``train_split``) that
+    :meth:`splits` takes as keyword arguments; a cell giving another one a value other than
+    the common recipe's is refused."""
     layout: ClassVar[str] = ""
     """The on-disk layout expected under the data root (for messages; empty if embedded)."""
 

@@ -189,14 +189,17 @@ class Method(ABC):
     # -- model ------------------------------------------------------------------------------
     def layers(self) -> LayerFactory:
         """The layer kinds this method's networks are made of."""
-        return LayerFactory(self.library, self.lif)
+        return LayerFactory(self.library, self.lif, self.recipe.dropout)
 
     def build(self, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         """The cell's architecture built from this method's layers."""
         from .architectures import get_architecture
+        from .architectures.init import initialize
 
-        arch = get_architecture(self.cell.architecture)
-        return arch.build(self.layers(), in_shape, num_classes)
+        model = get_architecture(self.cell.architecture).build(self.layers(), in_shape,
+                                                               num_classes)
+        initialize(model, self.recipe.init)
+        return model
 
     # -- training and inference ---------------------------------------------------------------
     @abstractmethod

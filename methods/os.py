@@ -41,7 +41,7 @@ class OS(Method):
     objective = "per_step"
 
     def layers(self) -> LayerFactory:
-        return OSLayers(self.library, self.lif)
+        return OSLayers(self.library, self.lif, self.recipe.dropout)
 
     def train_step(
         self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -78,7 +78,7 @@ class OTTTA(Method):
     objective = "per_step"
 
     def layers(self) -> LayerFactory:
-        return OTTTLayers(self.library, self.lif)
+        return OTTTLayers(self.library, self.lif, self.recipe.dropout)
 
     def train_step(
         self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -49,7 +49,7 @@ class RateM(Method):
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
     def layers(self) -> LayerFactory:
-        return RateLayers(self.library, self.lif)
+        return RateLayers(self.library, self.lif, self.recipe.dropout)
 
     def train_step(
         self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .architectures.init import INIT_SCHEMES
 from .snn.config import LIFConfig
 
 TRACKS = ("common", "paper")
+DATA_OPTIONS = ("normalize", "resolution", "train_split")
+"""Recipe keys that configure a dataset's pipeline; a dataset reads those in its ``options``."""
 LOSSES = ("ce", "ce+mse")
 BN_STATS = ("precise", "running")
 _NEURON = LIFConfig()
@@ -47,6 +50,16 @@ class Recipe:
     batch_size: int = 128
     # data: augmentations by name, applied to the training set only (datasets declare theirs)
     augment: tuple[str, ...] = ("crop", "flip")
+    # network: dropout rate of the architecture's dropout layers (where its published code puts
+    # them; 0 = none) and the weight initialisation scheme (methods.architectures.init)
+    dropout: float = 0.0
+    init: str = "default"
+    # data pipeline options a dataset may read (its ``options``; others refuse non-defaults):
+    # normalisation statistics ("measured" on the training set, or the official codes'
+    # constants), frame resolution of event data (0 = the dataset's default), train/test split
+    normalize: str = "measured"
+    resolution: int = 0
+    train_split: str = "standard"
     # evaluation: BatchNorm statistics from the training-time moving averages ("running") or
     # recomputed with the final weights before each evaluation ("precise", benches.modes.precise_bn)
     bn_stats: str = "precise"
@@ -72,6 +85,12 @@ class Recipe:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.warmup_iters < 0 or self.timed_iters < 1:
             raise ValueError("warmup_iters must be ≥ 0 and timed_iters ≥ 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.init not in INIT_SCHEMES:
+            raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, got {self.init!r}")
+        if self.resolution < 0:
+            raise ValueError(f"resolution must be ≥ 0 (0: the dataset's), got {self.resolution}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         self.lif()  # validates the neuron constants

@@ -34,7 +34,7 @@ class SLTT(Method):
     objective = "per_step"
 
     def layers(self) -> LayerFactory:
-        return SLTTLayers(self.library, self.lif)
+        return SLTTLayers(self.library, self.lif, self.recipe.dropout)
 
     def train_step(
         self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -22,6 +22,7 @@ from methods import Method
 
 from ..execution import StepRunner, prepare_input
 from ..loading import batches
+from .common import data_options
 
 
 def _grads(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -55,7 +56,7 @@ def compare(method_grads: dict[str, torch.Tensor],
 def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
         data_root: DataRoot = None) -> dict[str, Any]:
     recipe = method.recipe
-    splits = dataset.splits(method.T, (), data_root)
+    splits = dataset.splits(method.T, (), data_root, **data_options(method.recipe, dataset))
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))
     x_seq, y = dataset.encode(x.to(device), method.T), y.to(device)
     model.train()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,11 @@ class Diverged(RuntimeError):
         super().__init__(f"the training loss became {loss} at epoch {epoch}, iteration "
                          f"{iteration} (counted from 0 over the whole run)")
         self.epoch, self.iteration = epoch, iteration
+
+
+def data_options(recipe: Recipe, dataset: Dataset) -> dict[str, Any]:
+    """The recipe's data-pipeline values that ``dataset`` reads (its ``options``)."""
+    return {key: getattr(recipe, key) for key in dataset.options}
 
 
 def seed_everything(seed: int) -> None:

@@ -23,13 +23,13 @@ from ..loading import batches
 from ..memory import CudaMemory, SavedTensorMeter
 from ..profiling import profile_iteration
 from ..timing import IterationTimer
-from .common import make_optimizer, model_tensors
+from .common import data_options, make_optimizer, model_tensors
 
 
 def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
         data_root: DataRoot = None) -> dict[str, Any]:
     recipe, T = method.recipe, method.T
-    splits = dataset.splits(T, (), data_root)
+    splits = dataset.splits(T, (), data_root, **data_options(method.recipe, dataset))
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))
     x_seq, y = dataset.encode(x.to(device), T), y.to(device)
     optimizer = make_optimizer(model, recipe)

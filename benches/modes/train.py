@@ -51,7 +51,7 @@ from ..firing import firing_rates
 from ..loading import Batches, data_workers
 from ..memory import CudaMemory, SavedTensorMeter
 from ..timing import DataWait, IterationTimer
-from .common import Diverged, evaluate, make_optimizer, make_schedule, model_tensors
+from .common import Diverged, data_options, evaluate, make_optimizer, make_schedule, model_tensors
 from .precise_bn import evaluation_statistics
 
 CHECKPOINT_FORMAT = 1
@@ -62,7 +62,7 @@ def run(
     data_root: DataRoot = None, checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     cell, recipe, T = method.cell, method.recipe, method.T
-    splits = dataset.splits(T, recipe.augment, data_root)
+    splits = dataset.splits(T, recipe.augment, data_root, **data_options(method.recipe, dataset))
     optimizer = make_optimizer(model, recipe)
     schedule = make_schedule(optimizer, recipe)
     runner = StepRunner(method, model, optimizer, device)

@@ -39,9 +39,12 @@ class Scale(nn.Module):
 class LayerFactory:
     """Default layer kinds: plain conv/linear, BatchNorm, the library's LIF neuron."""
 
-    def __init__(self, library: Library, lif: LIFConfig) -> None:
+    def __init__(self, library: Library, lif: LIFConfig, drop_rate: float = 0.0) -> None:
         self.library = library
         self.lif = lif
+        self.drop_rate = drop_rate
+        """The recipe's dropout rate: architectures place :meth:`drop` where their published
+        code has dropout."""
 
     def conv(
         self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -77,6 +80,10 @@ class LayerFactory:
 
     def dropout(self, p: float) -> nn.Module:
         return nn.Dropout(p) if p > 0 else nn.Identity()
+
+    def drop(self) -> nn.Module:
+        """Dropout at the recipe's rate (identity at 0)."""
+        return self.dropout(self.drop_rate)
 
     def add(self) -> nn.Module:
         return Add()
