@@ -8,10 +8,21 @@ archive ``extract/DvsGesture/`` (``userNN_<lighting>.aedat`` with ``..._labels.c
 range) converts once into ``events_np/``. ``BENCHES_DOWNLOAD=1`` lets spikingjelly fetch what
 it can (the archive itself needs a manual download from IBM).
 
-Split: the dataset's own (users 1–23 train, 24–29 test). Frames: spikingjelly's
-``integrate_events_by_fixed_frames_number`` (split by event number) on the 128×128 sensor,
-resized to 48×48 as for CIFAR10-DVS (antialiased: each value is the mean count over the pixels
-it covers), cached one ``.npy`` per sample in ``ROOT/dvs_gesture/frames_T{T}_48/``.
+Split: the dataset's own (users 1–23 train, 24–29 test). Frames (:mod:`datasets.event_frames`):
+spikingjelly's ``integrate_events_by_fixed_frames_number`` (split by event number) on the
+128×128 sensor, resized to the ``resolution`` option's side (0: 48 px, as for CIFAR10-DVS;
+antialiased: each value is the mean count over the pixels it covers), cached one ``.npy`` per
+sample in ``ROOT/dvs_gesture/frames_T{T}_{side}[_{encoding}]/``.
+
+Options: ``resolution`` 0 (48 px) or a side of 1–128 px. 128 is the sensor itself, the frames
+pkuxmq/OTTT-SNN ``train_dvsgesture.py`` (``datasets/dvs128_gesture.py``, ``get_H_W`` 128×128,
+no transform) and qymeng94/SLTT ``train_SLTT.py`` (dvsgesture branch: spikingjelly's
+``DVS128Gesture`` frames, no transform) train on. ``normalize``: ``none`` only (no official
+code normalises these frames; the common track's value, set in ``recipe_defaults``).
+
+Train augmentation by name: ``os_dvs``, zhuyaoyu/SNN-online-normalization ``datasets/data.py``
+dvsgesture branch (random resized crop of the sensor counts, scale 0.7–1, nearest; resize to
+the side without antialiasing, as for its test frames; rotation ±20°).
 """
 
 from __future__ import annotations
@@ -20,16 +31,30 @@ from pathlib import Path
 
 import numpy as np
 
+from benches.cell import Cell
+
 from .base import DataRoot, Dataset, Splits, register_dataset, resolve_root
-from .event_frames import SIZE, FrameFiles, cache_frames, convert_extracted, integrate_file
+from .event_frames import (
+    OS_GESTURE,
+    SIZE,
+    Pipeline,
+    convert_extracted,
+    frame_side,
+    frame_splits,
+    integrate_file,
+    pipeline_problem,
+)
 
 CLASSES = 11
 SPLITS = ("train", "test")
+NORMALIZATIONS = ("none",)
+PIPELINES: dict[str, Pipeline] = {"os_dvs": OS_GESTURE}
 
 
-def integrate(events_file: Path, timesteps: int) -> np.ndarray:
-    """Frames ``[T, 2, 48, 48]`` (float32) from one spikingjelly ``.npz`` event file."""
-    return integrate_file(events_file, timesteps, "dvs_gesture")
+def integrate(events_file: Path, timesteps: int, side: int = SIZE,
+              encoding: str = "counts") -> np.ndarray:
+    """Frames ``[T, 2, side, side]`` (float32) from one spikingjelly ``.npz`` event file."""
+    return integrate_file(events_file, timesteps, "dvs_gesture", side, encoding)
 
 
 @register_dataset
@@ -43,7 +68,9 @@ class DVSGesture(Dataset):
     modality = "events"
     time_semantics = "T slices of the recording with equal event counts (spikingjelly frames)"
     default_architecture = "vggsnn"
-    recipe_defaults = {"augment": ()}
+    recipe_defaults = {"augment": (), "normalize": "none"}
+    augmentations = tuple(PIPELINES)
+    options = ("normalize", "resolution")
     paper_budget = {
         # OTTT's DVS128 Gesture budget (pkuxmq/OTTT-SNN train_dvsgesture.py defaults; its
         # Adam at lr 1e-3 is a method setting and stays with each method):
@@ -92,20 +119,31 @@ class DVSGesture(Dataset):
                     (events / s).glob("*/*.npz"), key=lambda p: (int(p.parent.name), p.name))]
                 for s in SPLITS}
 
-    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
-               root: DataRoot = None) -> Splits:
-        timesteps = int(timesteps)
+    def option_problem(self, augment: tuple[str, ...], normalize: str = "none",
+                       resolution: object = 0) -> str:
+        """Why these pipeline settings do not fit (empty if they do)."""
+        return pipeline_problem(self.name, augment, PIPELINES, normalize, NORMALIZATIONS,
+                                resolution)
+
+    def supports(self, cell: Cell) -> tuple[bool, str]:
+        ok, why = super().supports(cell)
+        if ok:
+            given = {k: cell.recipe[k] for k in self.options if k in cell.recipe}
+            why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
+        return not why, why
+
+    def shape_for(self, resolution: int = 0) -> tuple[int, int, int]:
+        """The frame shape ``(2, side, side)`` at this ``resolution`` option."""
+        return (2, frame_side(resolution), frame_side(resolution))
+
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (), root: DataRoot = None,
+               normalize: str = "none", resolution: int = 0) -> Splits:
+        augment = tuple(augment)
+        problem = self.option_problem(augment, normalize, resolution)
+        if problem:
+            raise ValueError(problem)
         files = self.file_split(root)
-        frames_dir = self.folder(root) / f"frames_T{timesteps}_{SIZE}"
-        cache: Path | None = frames_dir
-        try:
-            for s in SPLITS:
-                for label in range(CLASSES):
-                    (frames_dir / s / str(label)).mkdir(parents=True, exist_ok=True)
-        except OSError:
-            cache = None
-        items = {s: [(f, cache / s / f.parent.name / f"{f.stem}.npy" if cache else None, y)
-                     for f, y in files[s]] for s in SPLITS}
-        cache_frames(items["train"] + items["test"], timesteps, integrate)
-        return Splits(train=FrameFiles(items["train"], timesteps, integrate),
-                      test=FrameFiles(items["test"], timesteps, integrate))
+        pipeline = next((PIPELINES[a] for a in augment if a in PIPELINES), Pipeline())
+        return frame_splits(self.events_dir(root), self.folder(root), files["train"],
+                            files["test"], int(timesteps), frame_side(resolution), pipeline,
+                            [], None, integrate)

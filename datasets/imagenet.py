@@ -11,6 +11,16 @@ indices; train and val must hold the same class folders.
 Train (torchvision v2, by name in ``recipe.augment``): ``crop`` RandomResizedCrop(224) (without
 it: Resize(256) + CenterCrop(224)), ``flip`` RandomHorizontalFlip, ``autoaugment``
 AutoAugment(IMAGENET policy). Val: Resize(256) + CenterCrop(224). Both: ImageNet mean/std.
+
+The four official codes do exactly ``crop`` + ``flip``: RandomResizedCrop(224) (torchvision's
+default scale 0.08–1 and ratio 3/4–4/3), RandomHorizontalFlip, ToTensor, Normalize for
+training; Resize(256), CenterCrop(224), ToTensor, Normalize for testing; mean
+(0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) — Tab-ct/rate-based-backpropagation
+``util/data.py`` (IMAGENET branch), pkuxmq/OTTT-SNN ``train_imagenet.py``, qymeng94/SLTT
+``train_SLTT.py`` (imagenet branch), zhuyaoyu/SNN-online-normalization ``datasets/data.py``
+(imagenet branch). So nothing here needs a paper-specific name. The ``normalize`` option takes
+``measured`` and ``official``, which are the same constants: torchvision's reference ImageNet
+training-set statistics, the ones all four codes use.
 """
 
 from __future__ import annotations
@@ -21,9 +31,14 @@ import torch
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import v2
 
+from benches.cell import Cell
+
 from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
+from .transforms import choice_problem
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+NORMALIZATIONS = ("measured", "official")
+"""Both mean ``MEAN``/``STD`` (see the module docstring)."""
 
 
 def _class_dirs(folder: Path) -> set[str]:
@@ -40,6 +55,7 @@ class ImageNet(Dataset):
     default_architecture = "resnet34"
     recipe_defaults = {"augment": ("crop", "flip")}
     augmentations = ("crop", "flip", "autoaugment")
+    options = ("normalize",)
     paper_budget = {
         # Rate-based BP's ImageNet budget (Tab-ct/rate-based-backpropagation):
         "epochs": 100,  # experiment/imagenet/config/config.py --num_epoch
@@ -91,6 +107,13 @@ class ImageNet(Dataset):
         self.check(root)
         return next(f for f in self._candidates(root) if self._problem(f) is None)
 
+    def supports(self, cell: Cell) -> tuple[bool, str]:
+        ok, why = super().supports(cell)
+        if ok and "normalize" in cell.recipe:
+            why = choice_problem(self.name, "normalize", cell.recipe["normalize"],
+                                 NORMALIZATIONS)
+        return not why, why
+
     def train_transform(self, augment: tuple[str, ...]) -> v2.Compose:
         """The training pipeline for the given augmentation names (PIL image in)."""
         steps: list = ([v2.RandomResizedCrop(224)] if "crop" in augment
@@ -110,8 +133,11 @@ class ImageNet(Dataset):
         return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD),
                 v2.ToPureTensor()]
 
-    def splits(self, timesteps: int, augment: tuple[str, ...] = (),
-               root: DataRoot = None) -> Splits:
+    def splits(self, timesteps: int, augment: tuple[str, ...] = (), root: DataRoot = None,
+               normalize: str = "measured") -> Splits:
+        problem = choice_problem(self.name, "normalize", normalize, NORMALIZATIONS)
+        if problem:
+            raise ValueError(problem)
         folder = self.folder(root)
         try:
             train = ImageFolder(str(folder / "train"), self.train_transform(tuple(augment)))
