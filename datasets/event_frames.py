@@ -78,16 +78,21 @@ def _os_crop(side: int) -> list[v2.Transform]:
             v2.Resize((side, side), antialias=False)]
 
 
+def _rotation(degrees: float) -> v2.Transform:
+    # torchvision's RandomRotation defaults, as the official code leaves them
+    return v2.RandomRotation(degrees, interpolation=InterpolationMode.NEAREST, fill=0)
+
+
 def _os_cifar10_dvs_ops(side: int) -> list[v2.Transform]:
     # then flip p = 0.5 and function_nda(M=1, N=2): one of roll ±(2N + 1) = ±5 px,
     # rotation ±15N = ±30° (NEAREST, fill 0) and cutout of side 8N = 16 px, drawn uniformly
     return [*_os_crop(side), v2.RandomHorizontalFlip(),
-            v2.RandomChoice([RandomRoll(5), v2.RandomRotation(30), Cutout(16)])]
+            v2.RandomChoice([RandomRoll(5), _rotation(30), Cutout(16)])]
 
 
 def _os_gesture_ops(side: int) -> list[v2.Transform]:
     # then RandomRotation(20); its RandomTemporalDelete(T_remain=T) keeps every frame
-    return [*_os_crop(side), v2.RandomRotation(20)]
+    return [*_os_crop(side), _rotation(20)]
 
 
 COUNTS = Pipeline()
