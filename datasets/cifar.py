@@ -111,9 +111,10 @@ class _Cifar(Dataset):
         "epochs": 300,  # experiment/cifar/config/config.py --num_epoch
         "batch_size": 128,  # experiment/cifar/config/config.py --train_batch_size
         "schedule": "cosine",  # --scheduler COSINE: CosineAnnealingLR(T_max=epochs), main.py
-        # util/data.py: RandomCrop(32, padding=4) + flip, then CIFAR10Policy (--auto_aug) and
-        # Cutout(1 hole, 16) (--cutout); both flags are store_true with default=True, so on
-        "augment": ("crop", "flip", "autoaugment", "cutout"),
+        # util/data.py: RandomCrop(32, padding=4) + flip, then CIFAR10Policy (--auto_aug),
+        # ToTensor and Cutout(1 hole, 16) before Normalize (--cutout); both flags are
+        # store_true with default=True, so on
+        "augment": ("crop", "flip", "autoaugment", "cutout_before_normalize"),
     }
 
     @classmethod
