@@ -41,6 +41,9 @@ def recipe_variant(record: dict) -> str:
     recipe = record["cell"]["recipe"]
     about = (record.get("about") or {}).get("method") or {}
     base = (about.get("recipes") or {}).get(track(recipe))
+    setup = (record.get("about") or {}).get("paper_setup")
+    if track(recipe) == "paper" and setup:  # the published setup's own values
+        base = setup.get("recipe") or base
     if base is None:
         return ""
     diff = {k: v for k, v in recipe.items() if k not in BUDGET_KEYS and base.get(k) != v}

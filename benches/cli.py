@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Print the stored records as tables.")
     show.add_argument("--results", default="results", help="records folder (default: results)")
     show.add_argument("--dataset", help="only this dataset")
+    show.add_argument("--recipe", nargs=2, metavar=("METHOD", "DATASET"),
+                      help="print METHOD's published setup on DATASET, each value with its "
+                           "source (the paper track's recipe; no records needed)")
     show.add_argument("--efficiency", action="store_true",
                       help="the efficiency sweep: time and activation memory vs T, fits, verdicts")
     show.add_argument("--alignment", action="store_true",
@@ -375,6 +378,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.recipe:
+        print(paper_recipe_text(*args.recipe))
+        return 0
     if args.efficiency or args.alignment:
         from .report import show_report
 
@@ -389,6 +395,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         text = show(args.results, args.dataset, args.fmt, args.width)
     print(text)
     return 0
+
+
+def paper_recipe_text(method: str, dataset: str) -> str:
+    """``show --recipe``: the resolved paper setup with its sources, or one line (exit 2)."""
+    from datasets import list_datasets
+    from methods import get_method, list_methods
+    from methods.paper_recipes import paper_setup, published_datasets
+
+    from .recipe_view import recipe_text
+
+    if method not in list_methods():
+        raise UserError(f"unknown method {method!r} (known: {', '.join(list_methods())})")
+    if dataset not in list_datasets():
+        raise UserError(f"unknown dataset {dataset!r} (known: {', '.join(list_datasets())})")
+    setup = paper_setup(method, dataset)
+    if setup is None:
+        where = ", ".join(published_datasets(method)) or "none"
+        raise UserError(f"{method} has no published setup on {dataset}: it runs on the common "
+                        f"track only (its published setups: {where})")
+    common = get_method(method).recipe_for("common").to_dict()
+    return recipe_text(setup.to_dict(), common)
 
 
 def cmd_site(args: argparse.Namespace) -> int:

@@ -20,7 +20,12 @@ A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table a
 
 Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks,
 precision (fp32 | bf16), compile (false | true).
-Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads.
+Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, and
+``rows = "published"`` (with ``tracks = ["paper"]``): each method runs, per dataset, the
+architecture and T points of its own published setup (``methods/paper_recipes.toml``), with
+its published method parameters and precision; ``architectures`` and ``timesteps``, if given,
+filter those points. On the ``paper`` track a method with no published setup on a dataset
+gets no cell there (it runs on the common track only).
 
 ``include = ["paper", "efficiency"]`` adds the cells of other matrices (packaged names or
 paths), each keeping its own timeout; a matrix may then have no grid of its own. An
@@ -41,6 +46,7 @@ from datasets import get_dataset, list_datasets
 from methods import get_method, list_methods
 from methods.architectures import list_architectures
 from methods.libraries import DEFAULT_LIBRARY, get_library, list_libraries
+from methods.paper_recipes import paper_setup
 from methods.recipes import TRACKS
 
 from .cell import DEVICES, MODES, PRECISIONS, Cell
@@ -49,7 +55,7 @@ from .executors.base import DEFAULT_TIMEOUT_S
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
         "tracks", "precision", "compile")
-SCALARS = ("mode", "device", "threads")
+SCALARS = ("mode", "device", "threads", "rows")
 TABLES = ("recipe", "params")
 TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
 
@@ -243,25 +249,46 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
     if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
         raise UserError(f"{where}: recipe and params must be tables")
     _check_params(params, methods, where)
+    published = spec.get("rows")
+    if published not in (None, "published"):
+        raise UserError(f"{where}: rows must be \"published\" (each method's published "
+                        f"architecture and T points), got {published!r}")
+    if published and tracks != ["paper"]:
+        raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
     cells = []
-    for dataset_name, method_name, library, T, seed, track in itertools.product(
-        datasets, methods, libraries, timesteps, seeds, tracks
+    for dataset_name, method_name, library, seed, track in itertools.product(
+        datasets, methods, libraries, seeds, tracks
     ):
         dataset = get_dataset(dataset_name)
         method = get_method(method_name)
+        setup = paper_setup(method_name, dataset_name) if track == "paper" else None
+        if track == "paper" and setup is None:
+            continue  # nothing published there: the method runs on the common track only
         try:
-            recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
-            if track == "paper":
-                recipe = recipe.updated(**dataset.paper_budget)
+            if setup is None:
+                recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
+            else:
+                recipe = method.recipe_for(track, dataset_name)
             recipe = recipe.updated(**spec["recipe"])
         except (ValueError, TypeError) as exc:
             raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None
         own = {k: _as_list(v, k, where) for k, v in params.items() if k in method.parameters}
-        for arch, backend, values, precision, compiled in itertools.product(
-            architectures or [dataset.default_architecture],
+        if setup is not None:
+            own = {k: [v] for k, v in setup.params.items()} | own
+        if published and setup is not None:
+            points = [(r.architecture, r.timesteps) for r in setup.rows
+                      if (architectures is None or r.architecture in architectures)
+                      and ("timesteps" not in spec or r.timesteps in timesteps)]
+        else:
+            points = list(itertools.product(architectures or [dataset.default_architecture],
+                                            timesteps))
+        run_precisions = precisions if "precision" in spec or setup is None \
+            else [setup.precision]
+        for (arch, T), backend, values, precision, compiled in itertools.product(
+            points,
             _as_list(backends, "backends", where) if backends else [None],
             itertools.product(*own.values()) if own else [()],
-            precisions, compiles,
+            run_precisions, compiles,
         ):
             try:
                 cells.append(Cell(

@@ -96,6 +96,11 @@ class Dataset(ABC):
                 f"(has: {', '.join(self.augmentations) or 'none'})"
         return True, ""
 
+    def input_shape(self, **options: Any) -> tuple[int, ...]:
+        """The shape of one step's sample under the recipe's data ``options`` (``in_shape``
+        unless an option changes it, e.g. an event dataset's ``resolution``)."""
+        return self.in_shape
+
     @abstractmethod
     def splits(
         self, timesteps: int, augment: tuple[str, ...] = (), root: DataRoot = None

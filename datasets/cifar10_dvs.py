@@ -52,6 +52,7 @@ import math
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torchvision.transforms import v2
@@ -225,7 +226,7 @@ class Cifar10DVS(Dataset):
             why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
         return not why, why
 
-    def shape_for(self, resolution: int = 0) -> tuple[int, int, int]:
+    def input_shape(self, resolution: int = 0, **options: Any) -> tuple[int, ...]:
         """The frame shape ``(2, side, side)`` at this ``resolution`` option."""
         return (2, frame_side(resolution), frame_side(resolution))
 

@@ -28,6 +28,7 @@ the side without antialiasing, as for its test frames; rotation ±20°).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class DVSGesture(Dataset):
             why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
         return not why, why
 
-    def shape_for(self, resolution: int = 0) -> tuple[int, int, int]:
+    def input_shape(self, resolution: int = 0, **options: Any) -> tuple[int, ...]:
         """The frame shape ``(2, side, side)`` at this ``resolution`` option."""
         return (2, frame_side(resolution), frame_side(resolution))
 

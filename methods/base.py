@@ -26,7 +26,8 @@ from benches.cell import Cell
 from benches.registry import Registry
 
 from .libraries import Library, capabilities, get_library, list_libraries
-from .recipes import COMMON, PAPER, TRACKS, Recipe
+from .paper_recipes import paper_setup, published_datasets
+from .recipes import COMMON, Recipe
 from .snn.config import LIFConfig
 from .snn.functional import exact_mode, reset_states, set_step_mode
 from .snn.layers import LayerFactory
@@ -44,6 +45,10 @@ def _plain(doc: str) -> str:
 def NULL_TIMER(phase: str) -> AbstractContextManager:  # noqa: N802 - used like a constant
     """A timer that measures nothing (methods accept any ``timer(phase)`` context factory)."""
     return contextlib.nullcontext()
+
+
+class NoPaperSetup(ValueError):
+    """The method published nothing on that dataset (it runs on the common track only)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,6 @@ class Method(ABC):
     parameters: ClassVar[dict[str, tuple]] = {}
     """benchopt-style grid: parameter → allowed/default values (the first is the default)."""
     complexity: ClassVar[Complexity] = Complexity("L·T", "L·T")
-    paper_recipe: ClassVar[dict[str, Any]] = {}
-    """Overrides of the common recipe that make up this method's published recipe."""
     forced: ClassVar[dict[str, Any]] = {}
     """Recipe values that define the method (e.g. ``detach_reset=False`` for bptt_reset)."""
     multi_step_eval: ClassVar[bool] = True
@@ -131,9 +134,18 @@ class Method(ABC):
         return {k: v[0] for k, v in cls.parameters.items()}
 
     @classmethod
-    def recipe_for(cls, track: str) -> Recipe:
-        """The method's recipe on ``track`` (``common`` or ``paper``), forced values applied."""
-        recipe = COMMON if track == "common" else PAPER.updated(**cls.paper_recipe)
+    def recipe_for(cls, track: str, dataset: str | None = None) -> Recipe:
+        """The method's recipe on ``track``, forced values applied: ``common``, or ``paper``,
+        the method's published setup on ``dataset`` (:mod:`methods.paper_recipes`); raises
+        :class:`NoPaperSetup` where it has none."""
+        if track == "common":
+            recipe = COMMON
+        else:
+            setup = paper_setup(cls.name, dataset) if dataset else None
+            if setup is None:
+                raise NoPaperSetup(f"{cls.name} has no published setup on {dataset}: it runs "
+                                   "on the common track only")
+            recipe = setup.recipe()
         return recipe.updated(**cls.forced) if cls.forced else recipe
 
     @classmethod
@@ -153,7 +165,8 @@ class Method(ABC):
                            "optimizer_steps": cls.complexity.optimizer_steps,
                            "memory_exponent": cls.complexity.memory_exponent,
                            "backward_exponent": cls.complexity.backward_exponent},
-            "recipes": {track: cls.recipe_for(track).to_dict() for track in TRACKS},
+            "recipes": {"common": cls.recipe_for("common").to_dict()},
+            "published": published_datasets(cls.name),
         }
 
     @classmethod

@@ -14,7 +14,6 @@ from .base import (
     register_method,
     step_optimizer,
 )
-from .recipes import RATE_BP_PAPER
 from .snn.loss import sequence_loss
 
 
@@ -28,7 +27,6 @@ class BPTT(Method):
     paper_url = "https://doi.org/10.3389/fnins.2018.00331"
     complexity = Complexity(memory="L·T", backward="L·T")
     cuda_graph = True
-    paper_recipe = RATE_BP_PAPER
     forced = {"detach_reset": True}
 
     def train_step(

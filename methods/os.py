@@ -6,18 +6,23 @@ import torch
 from torch import nn
 
 from .base import NULL_TIMER, Complexity, Method, Timer, register_method
-from .libraries import capabilities
-from .recipes import OS_PAPER
+from .libraries import Library, capabilities
+from .snn.config import LIFConfig
 from .snn.layers import LayerFactory
 from .snn.online import online_train_step
-from .snn.osr import OSRNorm, OTSNeuron
+from .snn.osr import BOUND, OSRNorm, OTSNeuron
 
 
 class OSLayers(LayerFactory):
     """Plain synapses, OSR in place of BatchNorm, neurons with the OTS threshold."""
 
+    def __init__(self, library: Library, lif: LIFConfig, drop_rate: float = 0.0,
+                 eps: float = 1e-5, bound: float = BOUND) -> None:
+        super().__init__(library, lif, drop_rate)
+        self.eps, self.bound = eps, bound
+
     def norm(self, channels: int, dims: int = 2) -> nn.Module:
-        return OSRNorm(channels, dims)
+        return OSRNorm(channels, dims, eps=self.eps, bound=self.bound)
 
     def neuron(self) -> nn.Module:
         return OTSNeuron(self.library.neuron(self.lif))
@@ -35,13 +40,13 @@ class OS(Method):
     needs = frozenset({capabilities.STEP_THRESHOLD})  # OTS: a threshold chosen per step
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True
-    paper_recipe = OS_PAPER
     multi_step_eval = False
     forward_mode = "s"
     objective = "per_step"
 
     def layers(self) -> LayerFactory:
-        return OSLayers(self.library, self.lif, self.recipe.dropout)
+        return OSLayers(self.library, self.lif, self.recipe.dropout, self.recipe.osr_eps,
+                        self.recipe.osr_bound)
 
     def train_step(
         self, model: nn.Module, x_seq: torch.Tensor, y: torch.Tensor,

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from .base import NULL_TIMER, Complexity, Method, Timer, register_method
-from .recipes import OTTT_PAPER
 from .snn.layers import LayerFactory
 from .snn.online import online_train_step
 from .snn.trace import PairAdd, PairMap, TraceNeuron
@@ -72,7 +71,6 @@ class OTTTA(Method):
     paper_url = "https://arxiv.org/abs/2210.04195"
     complexity = Complexity(memory="L", backward="L·T", optimizer_steps="1")
     cuda_graph = True
-    paper_recipe = OTTT_PAPER
     step_every = False
     forward_mode = "s"
     objective = "per_step"

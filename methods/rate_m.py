@@ -16,7 +16,6 @@ from .base import (
     step_optimizer,
 )
 from .libraries import capabilities
-from .recipes import RATE_BP_PAPER
 from .snn.functional import set_phase
 from .snn.layers import LayerFactory
 from .snn.loss import scale_gradient, sequence_loss
@@ -45,7 +44,6 @@ class RateM(Method):
     paper_url = "https://arxiv.org/abs/2410.11488"
     complexity = Complexity(memory="L", backward="L")
     cuda_graph = True
-    paper_recipe = {**RATE_BP_PAPER, "grad_scale_by_T": True}
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
     def layers(self) -> LayerFactory:

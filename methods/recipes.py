@@ -13,6 +13,8 @@ from .architectures.init import INIT_SCHEMES
 from .snn.config import LIFConfig
 
 TRACKS = ("common", "paper")
+STAGE_KEYS = ("epochs", "timesteps", "lr", "weight_decay")
+"""What a stage may set (``epochs`` required; ``timesteps`` replaces the cell's T)."""
 DATA_OPTIONS = ("normalize", "resolution", "train_split")
 """Recipe keys that configure a dataset's pipeline; a dataset reads those in its ``options``."""
 LOSSES = ("ce", "ce+mse")
@@ -60,6 +62,14 @@ class Recipe:
     normalize: str = "measured"
     resolution: int = 0
     train_split: str = "standard"
+    # OS's online spiking renormalisation: variance epsilon, and the bound on the ratio of the
+    # running to the batch inverse std beyond which a step normalises with its batch statistics
+    osr_eps: float = 1e-5
+    osr_bound: float = 20.0
+    # training in stages (e.g. SLTT's ImageNet: T = 1, then fine-tuning at T = 6): each stage
+    # a table with its ``epochs`` and the keys it changes (STAGE_KEYS); each stage starts a
+    # fresh optimizer and schedule on the previous stage's weights. Empty: one stage.
+    stages: tuple[dict[str, Any], ...] = ()
     # evaluation: BatchNorm statistics from the training-time moving averages ("running") or
     # recomputed with the final weights before each evaluation ("precise", benches.modes.precise_bn)
     bn_stats: str = "precise"
@@ -85,6 +95,11 @@ class Recipe:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.warmup_iters < 0 or self.timed_iters < 1:
             raise ValueError("warmup_iters must be ≥ 0 and timed_iters ≥ 1")
+        for stage in self.stages:
+            _check_stage(stage)
+        if not self.osr_eps > 0 or not self.osr_bound > 0:
+            raise ValueError(f"osr_eps and osr_bound must be > 0, got {self.osr_eps}, "
+                             f"{self.osr_bound}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.init not in INIT_SCHEMES:
@@ -105,6 +120,13 @@ class Recipe:
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
             raise ValueError(f"unknown recipe key(s): {', '.join(unknown)}")
+        if "stages" in changes:
+            stages = changes["stages"]
+            if isinstance(stages, (str, dict)) or not all(isinstance(x, dict) for x in stages):
+                raise ValueError(f"stages must be a list of tables, got {stages!r}")
+            changes["stages"] = tuple(dict(x) for x in stages)
+        elif "epochs" in changes and self.stages:  # e.g. --epochs N: every stage gets N
+            changes["stages"] = tuple({**x, "epochs": changes["epochs"]} for x in self.stages)
         if "augment" in changes:
             if isinstance(changes["augment"], str) or not all(
                     isinstance(a, str) for a in changes["augment"]):
@@ -117,11 +139,36 @@ class Recipe:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["augment"] = list(self.augment)
+        d["stages"] = [dict(x) for x in self.stages]
         return d
+
+    def stage_recipes(self) -> list[tuple[Recipe, int | None]]:
+        """Each stage's recipe (one stage, itself, when there are none), with the T the stage
+        trains at (``None``: the cell's)."""
+        if not self.stages:
+            return [(self, None)]
+        return [(replace(self, stages=(), **{k: v for k, v in stage.items() if k != "timesteps"}),
+                 stage.get("timesteps")) for stage in self.stages]
 
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
         return cls().updated(**data)
+
+
+def _check_stage(stage: dict[str, Any]) -> None:
+    unknown = sorted(set(stage) - set(STAGE_KEYS))
+    if unknown:
+        raise ValueError(f"a stage may set {', '.join(STAGE_KEYS)}, not {', '.join(unknown)}")
+    if not isinstance(stage.get("epochs"), int) or isinstance(stage["epochs"], bool) \
+            or stage["epochs"] < 1:
+        raise ValueError(f"each stage needs epochs ≥ 1 (a whole number), got {stage!r}")
+    T = stage.get("timesteps", 1)
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"a stage's timesteps must be a whole number ≥ 1, got {T!r}")
+    for key in ("lr", "weight_decay"):
+        if key in stage and (isinstance(stage[key], bool)
+                             or not isinstance(stage[key], (int, float)) or stage[key] < 0):
+            raise ValueError(f"a stage's {key} must be a number ≥ 0, got {stage[key]!r}")
 
 
 def _check_type(key: str, value: Any, current: Any) -> None:
@@ -148,28 +195,3 @@ COMMON = Recipe()
 
 PAPER = COMMON.updated(track="paper", bn_stats="running")
 """What every paper recipe starts from: the official codes evaluate with the moving averages."""
-
-RATE_BP_PAPER = dict(
-    tau=1.25, loss="ce", weight_decay=5e-4, decay_norm_and_bias=False, epochs=300,
-    batch_size=128, lr=0.1, augment=("crop", "flip", "autoaugment", "cutout"),
-)
-"""Yu et al. 2024 (rate-based BP), also the BPTT baseline of their repository."""
-
-OTTT_PAPER = dict(
-    tau=2.0, loss="ce+mse", mse_weight=0.05, mse_target="onehot", weight_decay=0.0,
-    epochs=300, batch_size=128, lr=0.1, augment=("crop", "flip"),
-)
-"""Xiao et al. 2022: CIFAR recipe of the official OTTT code (T = 6)."""
-
-SLTT_PAPER = dict(
-    tau=1.1, surrogate="triangle", alpha=1.0, loss="ce+mse", mse_weight=0.05,
-    mse_target="const", mse_const=1.0, weight_decay=5e-5, epochs=200, batch_size=128, lr=0.1,
-    augment=("crop", "flip"),
-)
-"""Meng et al. 2023: CIFAR-10 recipe of the official SLTT code (T = 6)."""
-
-OS_PAPER = dict(
-    tau=2.0, loss="ce+mse", mse_weight=0.05, mse_target="onehot", weight_decay=5e-4,
-    epochs=300, batch_size=128, lr=0.1, augment=("crop", "flip"),
-)
-"""Zhu et al. 2024: CIFAR recipe of Online Stabilization (T = 4)."""

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from .base import NULL_TIMER, Complexity, Method, Timer, register_method
-from .recipes import SLTT_PAPER
 from .snn.layers import LayerFactory
 from .snn.online import OnlineNeuron, online_train_step
 
@@ -29,7 +28,6 @@ class SLTT(Method):
     paper_url = "https://arxiv.org/abs/2302.14311"
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True
-    paper_recipe = SLTT_PAPER
     forward_mode = "s"
     objective = "per_step"
 

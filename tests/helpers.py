@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parent.parent
 def make_cell(method: str, library: str = "torch", timesteps: int = 4, dataset: str = "digits",
               architecture: str = "convnet_digits", seed: int = 0, track: str = "common",
               params: dict | None = None, mode: str = "train", **recipe) -> Cell:
-    """A cell with the method's recipe on ``track`` plus ``recipe`` overrides."""
-    rec = get_method(method).recipe_for(track).updated(**recipe)
+    """A cell with the method's recipe on ``track`` (``paper``: its published setup on
+    ``dataset``) plus ``recipe`` overrides."""
+    rec = get_method(method).recipe_for(track, dataset).updated(**recipe)
     return Cell(method, library, dataset, architecture, timesteps, seed, recipe=rec.to_dict(),
                 params=params or {}, mode=mode)
 

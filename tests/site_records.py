@@ -67,7 +67,7 @@ def write_site_records(results: Path) -> None:
             write_record(make_record(cell, "ok", None, {
                 "grad_cosine": cosine, "grad_norm_ratio": 1.0 / t}, ENV, about=about(cell)),
                 results)
-    cifar = make_cell("os", dataset="cifar10", architecture="vggsnn", timesteps=4,
+    cifar = make_cell("os", dataset="cifar10", architecture="vgg11", timesteps=4,
                       track="paper")
     write_record(make_record(cifar, "ok", None, {"test_top1": 0.9335, "test_samples": 10000},
                              ENV, about=about(cifar)), results)

@@ -33,15 +33,43 @@ def test_overrides_replace_axes_and_set_recipe_keys():
     assert all(c.recipe["epochs"] == 1 for c in m.cells)
 
 
-def test_paper_track_resolves_the_published_recipe(tmp_path):
-    (tmp_path / "p.toml").write_text('[[grid]]\nmethods = ["rate_m", "sltt", "bptt_reset"]\n'
-                                     'datasets = ["digits"]\ntracks = ["paper"]\n')
-    by_method = {c.method: c.recipe for c in load_matrix(str(tmp_path / "p.toml")).cells}
+def test_paper_track_resolves_each_method_s_published_setup(tmp_path):
+    (tmp_path / "p.toml").write_text(
+        '[[grid]]\nmethods = ["rate_m", "sltt", "sltt_k", "bptt_reset"]\n'
+        'datasets = ["cifar100", "digits"]\ntracks = ["paper"]\narchitectures = ["resnet18"]\n'
+        'timesteps = [4]\n')
+    cells = load_matrix(str(tmp_path / "p.toml")).cells
+    by_method = {c.method: c.recipe for c in cells}
+    # nothing published on digits, no SLTT-K command on CIFAR, no paper for bptt_reset
+    assert {(c.method, c.dataset) for c in cells} == {("rate_m", "cifar100"),
+                                                      ("sltt", "cifar100")}
     assert by_method["rate_m"]["tau"] == 1.25 and by_method["rate_m"]["grad_scale_by_T"]
     assert not by_method["rate_m"]["decay_norm_and_bias"]
+    assert by_method["rate_m"]["augment"] == ["crop", "flip", "autoaugment",
+                                              "cutout_before_normalize"]
     assert by_method["sltt"]["surrogate"] == "triangle" and by_method["sltt"]["tau"] == 1.1
-    assert by_method["bptt_reset"]["detach_reset"] is False
-    assert all(r["epochs"] == 8 for r in by_method.values())  # digits' own budget
+    assert by_method["sltt"]["weight_decay"] == 5e-4 and by_method["sltt"]["epochs"] == 200
+    sltt = next(c for c in cells if c.method == "sltt")
+    assert (sltt.architecture, sltt.timesteps, sltt.precision) == ("resnet18", 4, "bf16")
+
+
+def test_published_rows_filtered_by_the_given_axes(tmp_path):
+    (tmp_path / "p.toml").write_text(
+        '[[grid]]\nmethods = ["rate_m", "os", "sltt_k"]\ndatasets = ["cifar10", "dvs_gesture"]\n'
+        'tracks = ["paper"]\nrows = "published"\n')
+    cells = load_matrix(str(tmp_path / "p.toml")).cells
+    assert sorted((c.method, c.dataset, c.architecture, c.timesteps, c.params.get("k"))
+                  for c in cells) == [
+        ("os", "cifar10", "os_resnet19", 4, None), ("os", "cifar10", "vgg11", 4, None),
+        ("rate_m", "cifar10", "resnet18", 2, None), ("rate_m", "cifar10", "resnet18", 4, None),
+        ("rate_m", "cifar10", "resnet18", 6, None), ("sltt_k", "dvs_gesture", "vgg11_bn", 20, 4)]
+    only = load_matrix(str(tmp_path / "p.toml"), {"timesteps": [4]}).cells
+    assert sorted((c.method, c.architecture) for c in only) == [
+        ("os", "os_resnet19"), ("os", "vgg11"), ("rate_m", "resnet18")]
+    (tmp_path / "bad.toml").write_text('[[grid]]\nmethods = ["os"]\ndatasets = ["cifar10"]\n'
+                                       'rows = "published"\n')
+    with pytest.raises(UserError, match=r'needs tracks = \["paper"\]'):
+        load_matrix(str(tmp_path / "bad.toml"))
 
 
 def test_method_parameters_form_a_grid_only_for_methods_that_have_them(tmp_path):

@@ -244,7 +244,7 @@ def test_resolution_128_is_the_sensor_counts_cached_by_side(dvs_root):
     torch.testing.assert_close(x, sensor_counts(events(4, 9), 3))
     cached = sorted((dvs_root / "cifar10_dvs" / "frames_T3_128").rglob("*.npy"))
     assert len(cached) == 10 * PER_CLASS and np.load(cached[0]).dtype == np.uint16
-    assert ds.shape_for(128) == (2, 128, 128) and ds.shape_for(0) == ds.in_shape == (2, 48, 48)
+    assert ds.input_shape(128) == (2, 128, 128) and ds.input_shape(0) == ds.in_shape == (2, 48, 48)
     assert ds.splits(3, (), dvs_root).test[4][0].shape == (3, 2, 48, 48)
     assert (dvs_root / "cifar10_dvs" / "frames_T3_48").is_dir()
 
@@ -387,7 +387,7 @@ def test_gesture_at_128_px_keeps_every_event(gesture_root):
     ds = get_dataset("dvs_gesture")
     splits = ds.splits(4, (), gesture_root, resolution=128)
     x, _ = splits.train[0]
-    assert x.shape == (4, 2, 128, 128) and ds.shape_for(128) == (2, 128, 128)
+    assert x.shape == (4, 2, 128, 128) and ds.input_shape(128) == (2, 128, 128)
     sample = next((gesture_root / "dvs_gesture" / "events_np" / "train").glob("*/*.npz"))
     with np.load(sample) as z:
         total = len(z["t"])

@@ -32,7 +32,7 @@ def test_common_track_evaluates_with_precise_statistics_and_paper_with_running()
     for name in ("bptt", "sltt", "rate_s", "os", "ottt_a"):
         method = get_method(name)
         assert method.recipe_for("common").bn_stats == "precise"
-        assert method.recipe_for("paper").bn_stats == "running"
+        assert method.recipe_for("paper", "cifar10").bn_stats == "running"
 
 
 def test_per_step_statistics_are_the_equal_mean_over_steps_and_batches() -> None:

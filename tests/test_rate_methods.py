@@ -146,7 +146,8 @@ def test_paper_recipe_scales_the_gradient_not_the_loss():
     out = {}
     for track in ("common", "paper"):
         torch.manual_seed(0)
-        method = get_method("rate_m")(make_cell("rate_m", timesteps=T, track=track, tau=2.0))
+        method = get_method("rate_m")(make_cell("rate_m", timesteps=T, track=track, tau=2.0,
+                                                dataset="cifar10", architecture="resnet18"))
         net = one_spiking_layer(method)
         loss = method.train_step(net, x_seq, y, optimizer=None)
         out[track] = (loss, net[2].weight.grad.clone())

@@ -63,7 +63,7 @@ def test_accuracy_precision_follows_the_test_set():
 
 def test_pages_and_navigation(site):
     names = {p.name for p in (site / "site").glob("*.html")}
-    assert {"index.html", "board-digits-convnet-digits.html", "board-cifar10-vggsnn.html",
+    assert {"index.html", "board-digits-convnet-digits.html", "board-cifar10-vgg11.html",
             "reproduction.html", "methods.html", "environment.html"} <= names
     for name in names:
         html = page(site, name)
@@ -167,7 +167,11 @@ def test_methods_and_environment_pages(site):
     methods = page(site, "methods.html")
     assert 'id="rate_m"' in methods or 'id="rate-m"' in methods
     assert "https://arxiv.org/abs/2410.11488" in methods
-    assert "O(L·T)" in methods and "grad_scale_by_T=True" in methods
+    assert "O(L·T)" in methods
+    # the paper track: where each method published, and the setup a record followed, sourced
+    assert "cifar10 (resnet18 T=2, resnet18 T=4, resnet18 T=6)" in methods  # rate_m
+    assert "os on cifar10: the published setup" in methods
+    assert "yamls/CIFAR10.yaml weight_decay: 0.0005" in methods
     env = page(site, "environment.html")
     assert "python -m benches run --matrix m" in env
     assert "python -m benches site --results" in env

@@ -67,7 +67,8 @@ def make_schedule(optimizer: torch.optim.Optimizer,
 
 
 def build_model(method: Method, dataset: Dataset, device: torch.device) -> nn.Module:
-    return method.build(dataset.in_shape, dataset.num_classes).to(device)
+    shape = dataset.input_shape(**data_options(method.recipe, dataset))
+    return method.build(shape, dataset.num_classes).to(device)
 
 
 def model_tensors(model: nn.Module) -> list[torch.Tensor]:

@@ -35,6 +35,8 @@ import contextlib
 import math
 import os
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,6 +63,39 @@ def run(
     method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
     data_root: DataRoot = None, checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
+    """Train ``model`` through the recipe's stages (one, unless the recipe has ``stages``).
+
+    Each stage of a staged recipe (e.g. SLTT's ImageNet: T = 1, then T = 6 at a lower rate)
+    trains the same model with its own recipe and T, a fresh optimizer and schedule, and its
+    own checkpoint folder (``stageN``). The record then reports the last stage's metrics, the
+    curves and training time of all stages joined, and ``stages``: per stage its epochs, T,
+    learning rate, final top-1 and training time."""
+    stages = method.recipe.stage_recipes()
+    if len(stages) == 1:
+        return run_stage(method, dataset, model, device, data_root, checkpoint_dir)
+    done: list[tuple[dict[str, Any], Any, int]] = []
+    for i, (recipe, T) in enumerate(stages, 1):
+        cell = replace(method.cell, timesteps=T or method.cell.timesteps,
+                       recipe=recipe.to_dict())
+        folder = Path(checkpoint_dir) / f"stage{i}" if checkpoint_dir is not None else None
+        metrics = run_stage(type(method)(cell), dataset, model, device, data_root, folder)
+        done.append((metrics, recipe, cell.timesteps))
+    last = dict(done[-1][0])
+    last["test_top1_curve"] = [a for m, _, _ in done for a in m["test_top1_curve"]]
+    last["train_loss_curve"] = [x for m, _, _ in done for x in m["train_loss_curve"]]
+    last["train_time_s"] = sum(m["train_time_s"] for m, _, _ in done)
+    last["iterations"] = sum(m["iterations"] for m, _, _ in done)
+    last["stages"] = [{"epochs": r.epochs, "timesteps": T, "lr": r.lr,
+                       "weight_decay": r.weight_decay, "test_top1": m["test_top1"],
+                       "train_time_s": m["train_time_s"]} for m, r, T in done]
+    return last
+
+
+def run_stage(
+    method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
+    data_root: DataRoot = None, checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Train ``model`` for one stage: ``method``'s recipe, at its T."""
     cell, recipe, T = method.cell, method.recipe, method.T
     splits = dataset.splits(T, recipe.augment, data_root, **data_options(method.recipe, dataset))
     optimizer = make_optimizer(model, recipe)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .. import report
 from ..aggregate import GROUP, SETTING, env_id, method_label
+from ..recipe_view import format_value, recipe_rows
 from ..report import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
 from ..schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number
 from ..tables import PROBLEM_HEADERS, problems
@@ -228,6 +229,31 @@ def environments(records: list[dict]) -> list[dict]:
     ]
 
 
+def _common_only(board: Board, methods: dict[str, dict]) -> list[str]:
+    """On a board with paper-track rows: the methods (of the records) that published nothing
+    on its dataset, which therefore run on the common track only."""
+    if "track" not in board.frame or not (board.frame["track"] == "paper").any():
+        return []
+    return sorted(name for name, about in methods.items()
+                  if "published" in about and board.dataset not in about["published"])
+
+
+def _paper_setups(records: list[dict]) -> dict[str, dict[str, dict]]:
+    """Method → dataset → the published setup its paper-track records followed."""
+    out: dict[str, dict[str, dict]] = {}
+    for r in records:
+        setup = (r.get("about") or {}).get("paper_setup")
+        if isinstance(setup, dict) and "values" in setup:
+            out.setdefault(setup["method"], {}).setdefault(setup["dataset"], setup)
+    return out
+
+
+def _published(about: dict[str, Any]) -> str:
+    """``cifar10 (vgg11 T=6), …``: where the method published, from its declaration."""
+    published = about.get("published") or {}
+    return ", ".join(f"{d} ({format_value('rows', rows)})" for d, rows in published.items())
+
+
 def _common_recipe(methods: dict[str, dict]) -> dict[str, Any]:
     """The common-track recipe most methods share (a method's forced values aside)."""
     recipes = [m["recipes"].get("common", {}) for m in methods.values()]
@@ -293,6 +319,7 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
              "contended_load": f"{CONTENDED_LOAD:g}",
              "dataset_about": datasets.get(board.dataset, ABOUT_DEFAULTS["dataset"]),
              "findings": findings(series, where),
+             "common_only": _common_only(board, methods),
              "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))
 
     overviews = overview_tables(all_boards, datasets)
@@ -370,10 +397,14 @@ def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFram
     ok = frame[frame["status"] == "ok"]
     measured_libs = {m: sorted(set(b["library"])) for m, b in ok.groupby("method")}
     common = _common_recipe(methods) if methods else {}
+    setups = _paper_setups(records)
     method_rows: list[dict[str, Any]] = [
         {"name": name, "anchor": slugify(name), "about": about,
          "common": _diff(about["recipes"].get("common", {}), common, as_repr=True),
-         "paper": _diff(about["recipes"].get("paper", {}), about["recipes"].get("common", {})),
+         "published": _published(about), "declares_published": "published" in about,
+         "setups": [{"dataset": d, "paper": s["paper"], "code": s["code"],
+                     "rows": recipe_rows(s, about["recipes"].get("common"))}
+                    for d, s in sorted(setups.get(name, {}).items())],
          "measured": measured_libs.get(name, [])}
         for name, about in sorted(methods.items())]
     commands = sorted({c for c in (r.get("command") for r in records) if c})

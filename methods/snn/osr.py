@@ -99,8 +99,10 @@ class OSRNorm(StepModule):
     seq_sum_sq: torch.Tensor
     _new_sequence: bool
 
-    def __init__(self, channels: int, dims: int = 2, eps: float = 1e-5) -> None:
+    def __init__(self, channels: int, dims: int = 2, eps: float = 1e-5,
+                 bound: float = BOUND) -> None:
         super().__init__()
+        self.bound = bound
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
         self.register_buffer("running_mean", torch.zeros(channels))
@@ -143,7 +145,7 @@ class OSRNorm(StepModule):
             invstd_t = torch.rsqrt(var_t + self.eps)
             run_invstd = torch.rsqrt(self.running_var + self.eps)
             ratio = torch.maximum(run_invstd / invstd_t, invstd_t / run_invstd).max()
-            use_running = ratio <= BOUND  # a device tensor: no host sync, graph-capturable
+            use_running = ratio <= self.bound  # a device tensor: no host sync, graph-capturable
             use_mean = torch.where(use_running, self.running_mean, mean_t)
             use_invstd = torch.where(use_running, run_invstd, invstd_t)
         if self.exact:  # the gradient of exactly this forward
