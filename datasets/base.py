@@ -55,10 +55,9 @@ class Dataset(ABC):
     """What the T steps are (the image repeated, time bins of a recording, a sequence)."""
     default_architecture: ClassVar[str] = ""
     recipe_defaults: ClassVar[dict[str, Any]] = {}
-    """Training budget that suits this dataset (applied under the matrix's own settings)."""
-    paper_budget: ClassVar[dict[str, Any]] = {}
-    """The published budget on this dataset (epochs, batch, schedule, augmentation), applied
-    on the ``paper`` track after ``recipe_defaults`` and before the matrix's own settings."""
+    """Training budget that suits this dataset on the common track (applied under the matrix's
+    own settings); the paper track takes each published setup whole
+    (``methods/paper_recipes.toml``)."""
     augmentations: ClassVar[tuple[str, ...]] = ()
     """The augmentation names this dataset understands in ``recipe.augment``."""
     options: ClassVar[tuple[str, ...]] = ()

@@ -105,17 +105,6 @@ class _Cifar(Dataset):
     augmentations = ("crop", "flip", "autoaugment", "cutout", "cutout_before_normalize",
                      "cutout_torchtoolbox")
     options = ("normalize",)
-    paper_budget = {
-        # Rate-based BP's CIFAR-10/100 budget (Tab-ct/rate-based-backpropagation; lr 0.1 and
-        # wd 5e-4 there are the same on CIFAR and CIFAR10-DVS, so they stay with each method):
-        "epochs": 300,  # experiment/cifar/config/config.py --num_epoch
-        "batch_size": 128,  # experiment/cifar/config/config.py --train_batch_size
-        "schedule": "cosine",  # --scheduler COSINE: CosineAnnealingLR(T_max=epochs), main.py
-        # util/data.py: RandomCrop(32, padding=4) + flip, then CIFAR10Policy (--auto_aug),
-        # ToTensor and Cutout(1 hole, 16) before Normalize (--cutout); both flags are
-        # store_true with default=True, so on
-        "augment": ("crop", "flip", "autoaugment", "cutout_before_normalize"),
-    }
 
     @classmethod
     def files(cls) -> list[str]:

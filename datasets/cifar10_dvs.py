@@ -118,16 +118,6 @@ class Cifar10DVS(Dataset):
     recipe_defaults = {"augment": ("flip", "roll"), "normalize": "none"}
     augmentations = ("flip", "roll", *PIPELINES)
     options = ("normalize", "resolution", "train_split")
-    paper_budget = {
-        # Rate-based BP's CIFAR10-DVS budget (Tab-ct/rate-based-backpropagation; lr 0.1 and
-        # wd 5e-4 there are the CIFAR values, so they stay with each method):
-        "epochs": 300,  # experiment/dvs/config/config.py --num_epoch
-        "batch_size": 128,  # experiment/dvs/config/config.py --train_batch_size
-        "schedule": "cosine",  # --scheduler COSINE: CosineAnnealingLR(T_max=epochs), main.py
-        # util/data.py CIFAR10_DVS_AUG (training set): horizontal flip with p = 0.5 and
-        # torch.roll by randint(-5, 5) on both axes; --auto_aug and --cutout default to off
-        "augment": ("flip", "roll"),
-    }
     layout = ("ROOT/cifar10_dvs/events_np/<class>/*.npz (spikingjelly's converted events) or "
               "ROOT/cifar10_dvs/extract/<class>/*.aedat, for the 10 classes airplane … truck")
 

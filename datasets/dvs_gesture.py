@@ -72,14 +72,6 @@ class DVSGesture(Dataset):
     recipe_defaults = {"augment": (), "normalize": "none"}
     augmentations = tuple(PIPELINES)
     options = ("normalize", "resolution")
-    paper_budget = {
-        # OTTT's DVS128 Gesture budget (pkuxmq/OTTT-SNN train_dvsgesture.py defaults; its
-        # Adam at lr 1e-3 is a method setting and stays with each method):
-        "epochs": 300,  # -epochs 300
-        "batch_size": 16,  # -b 16
-        "schedule": "cosine",  # -lr_scheduler CosALR, -T_max 300
-        "augment": (),  # no augmentation of the frames
-    }
     layout = ("ROOT/dvs_gesture/events_np/{train,test}/<label>/*.npz (spikingjelly's converted "
               "samples) or ROOT/dvs_gesture/extract/DvsGesture/ (the unpacked IBM archive)")
 

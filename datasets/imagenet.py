@@ -56,17 +56,6 @@ class ImageNet(Dataset):
     recipe_defaults = {"augment": ("crop", "flip")}
     augmentations = ("crop", "flip", "autoaugment")
     options = ("normalize",)
-    paper_budget = {
-        # Rate-based BP's ImageNet budget (Tab-ct/rate-based-backpropagation):
-        "epochs": 100,  # experiment/imagenet/config/config.py --num_epoch
-        "batch_size": 512,  # --train_batch_size (global; main.py divides it over the GPUs)
-        "lr": 0.2,  # --lr
-        "weight_decay": 2e-5,  # --wd
-        "schedule": "cosine",  # --scheduler COSINE: CosineAnnealingLR(T_max=epochs), main.py
-        # util/data.py, IMAGENET branch: RandomResizedCrop(224) + flip only (--auto_aug is off
-        # by default and that branch builds its own pipeline without it)
-        "augment": ("crop", "flip"),
-    }
     layout = ("ROOT/imagenet/{train,val}/<wnid>/*.JPEG (or ROOT/{train,val}/<wnid>/*.JPEG; "
               "val sorted into class folders)")
 
