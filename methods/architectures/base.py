@@ -35,6 +35,8 @@ ARCHITECTURES: Registry[type[Architecture]] = Registry(
         "methods.architectures.resnet",
         "methods.architectures.sew_resnet",
         "methods.architectures.nf_resnet",
+        "methods.architectures.preact_resnet",
+        "methods.architectures.os_resnet",
     ),
 )
 register_architecture = ARCHITECTURES.register

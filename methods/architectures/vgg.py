@@ -1,7 +1,9 @@
-"""Spiking VGGs: OTTT's VGG-11 (CIFAR) and TET's VGGSNN (CIFAR10-DVS at 48×48).
+"""Spiking VGGs: OTTT's VGG-11 (CIFAR), TET's VGGSNN (CIFAR10-DVS at 48×48) and SLTT's
+VGG-11 with BN (DVS).
 
-Both stack 3×3 conv → norm → LIF layers with 2×2 average pooling; they differ in where the
-pools sit and in the readout. Convolutions carry a bias, as in every official code they follow.
+All stack 3×3 conv → norm → LIF layers with 2×2 average pooling; they differ in where the
+pools sit, in the readout and in where dropout goes. Convolutions carry a bias, as in every
+official code they follow.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ POOL: Final = "A"
 Config = tuple[int | Literal["A"], ...]
 
 
-def conv_stack(f: LayerFactory, in_channels: int, cfg: Config) -> list[nn.Module]:
-    """3×3 conv (padding 1, bias) → norm → LIF for each channel count, avg pool for ``POOL``."""
+def conv_stack(
+    f: LayerFactory, in_channels: int, cfg: Config, drop: bool = False
+) -> list[nn.Module]:
+    """3×3 conv (padding 1, bias) → norm → LIF for each channel count, avg pool for ``POOL``;
+    with ``drop``, the recipe's dropout after every LIF."""
     layers: list[nn.Module] = []
     for entry in cfg:
         if entry == POOL:
@@ -31,6 +36,8 @@ def conv_stack(f: LayerFactory, in_channels: int, cfg: Config) -> list[nn.Module
                 f.norm(entry),
                 f.neuron(),
             ]
+            if drop:
+                layers.append(f.drop())
             in_channels = entry
     return layers
 
@@ -53,8 +60,15 @@ class VGG11(Architecture):
     pkuxmq/OTTT-SNN (run with ``fc_hw=1``; zhuyaoyu/SNN-online-normalization has the same cfg)
     and cfg ``'S'`` of spikingjelly's ``ottt_spiking_vggws``. It is not torchvision's VGG-11
     order (``64-M-128-M-256-256-M-512-512-M-512-512-M``), which only the heavy-classifier
-    ``ottt_spiking_vgg11`` of spikingjelly and SLTT's DVS model (``spiking_vgg_bn.py``, with a
-    7×7 adaptive pool before the FC) use; the conv parameters are the same either way.
+    ``ottt_spiking_vgg11`` of spikingjelly and SLTT's DVS model (:class:`VGG11BN`) use; the conv
+    parameters are the same either way.
+
+    Dropout (the recipe's rate) follows every LIF of the conv stack and nowhere else: OTTT's
+    ``OnlineLIFNode`` (``modules/neuron.py``) multiplies its spikes by a dropout mask
+    (``neuron_dropout``, from ``-drop_rate`` in ``train_cifar10dvs.py``), and every conv layer's
+    neuron of ``models/spiking_vgg.py`` gets it; OS's ``OnlineLIFNode`` (``modules/neurons.py``)
+    does the same in each ``SynapseNeuron`` of its ``models/spiking_vgg.py``. The light
+    classifier of both has no dropout.
     """
 
     name = "vgg11"
@@ -64,7 +78,7 @@ class VGG11(Architecture):
 
     def build(self, f: LayerFactory, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
         return nn.Sequential(
-            *conv_stack(f, in_shape[0], self.cfg),
+            *conv_stack(f, in_shape[0], self.cfg, drop=True),
             f.adaptive_avg_pool(1),
             f.flatten(),
             f.readout(512, num_classes),
@@ -94,4 +108,33 @@ class VGGSNN(Architecture):
             *conv_stack(f, channels, self.cfg),
             f.flatten(),
             f.readout(features, num_classes),
+        )
+
+
+@register_architecture
+class VGG11BN(Architecture):
+    """SLTT's DVS network (Meng et al. 2023): torchvision's VGG-11 layer order with BN, average
+    pools, a 7×7 adaptive average pool and one linear layer.
+
+    ``64C3-AP2-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2-AAP7-FC``: each conv
+    (with bias) followed by norm, LIF and dropout at the recipe's rate, 2×2 average pools, an
+    adaptive average pool to 7×7 (it enlarges the 1×1 map of 48×48 input and the 4×4 map of
+    128×128 input), flatten, linear 512·49 = 25088 → classes. Follows ``spiking_vgg11_bn`` in
+    ``models/spiking_vgg_bn.py`` of qymeng94/SLTT: there a spikingjelly ``layer.Dropout``
+    follows every spiking layer (``-drop_rate``: 0.3 for DVS-CIFAR10, 0.4 for DVS-Gesture in
+    the README) and the classifier (flatten, linear) has none. Its weight initialisation is the
+    ``sltt`` scheme of :mod:`methods.architectures.init`.
+    """
+
+    name = "vgg11_bn"
+    description = "SLTT VGG-11 BN: torchvision order, 8 conv-norm-LIF-drop, 5 avg-pools, AAP7, FC"
+    input_size = "48×48"
+    cfg: ClassVar[Config] = (64, POOL, 128, POOL, 256, 256, POOL, 512, 512, POOL, 512, 512, POOL)
+
+    def build(self, f: LayerFactory, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        return nn.Sequential(
+            *conv_stack(f, in_shape[0], self.cfg, drop=True),
+            f.adaptive_avg_pool(7),
+            f.flatten(),
+            f.readout(512 * 7 * 7, num_classes),
         )
