@@ -15,7 +15,7 @@ from methods.architectures.preact_resnet import PreActBlock
 from methods.libraries import SpikingNeuron, get_library
 from methods.snn.config import LIFConfig
 from methods.snn.functional import reset_states, set_step_mode
-from methods.snn.layers import LayerFactory, count_parameters
+from methods.snn.layers import LayerFactory, SequenceDropout, count_parameters
 
 CIFAR, CIFAR10_DVS, DVS_GESTURE = (3, 32, 32), (2, 48, 48), (2, 128, 128)
 
@@ -228,9 +228,9 @@ def test_dropout_placement_and_rate(name):
     in_shape = SHAPES[name]
     arch = get_architecture(name)
     without = arch.build(factory(), in_shape, 10)
-    assert not any(isinstance(m, nn.Dropout) for m in without.modules())
+    assert not any(isinstance(m, SequenceDropout) for m in without.modules())
     dropouts = [m for m in arch.build(factory(drop_rate=0.5), in_shape, 10).modules()
-                if isinstance(m, nn.Dropout)]
+                if isinstance(m, SequenceDropout)]
     assert len(dropouts) == DROPOUT_LAYERS[name]
     assert all(m.p == 0.5 for m in dropouts)
 
@@ -258,5 +258,5 @@ def test_dropout_changes_the_training_output(name):
 def test_recipe_dropout_reaches_every_method(method_name):
     method, model = build(method_name, "vgg11_bn", CIFAR10_DVS, 10, dropout=0.3)
     assert method.layers().drop_rate == 0.3
-    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    rates = [m.p for m in model.modules() if isinstance(m, SequenceDropout)]
     assert rates == [0.3] * 8

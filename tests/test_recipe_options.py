@@ -9,6 +9,7 @@ from torch import nn
 from benches.execute import support
 from methods import get_method
 from methods.recipes import COMMON
+from methods.snn.layers import SequenceDropout
 
 
 @pytest.mark.parametrize("key, value", [("dropout", 1.0), ("dropout", -0.1),
@@ -33,5 +34,5 @@ def test_the_dropout_rate_reaches_the_layer_factory() -> None:
         factory = method.layers()
         assert factory.drop_rate == rate
         layer = factory.drop()
-        assert isinstance(layer, nn.Dropout if rate else nn.Identity)
+        assert isinstance(layer, SequenceDropout if rate else nn.Identity)
         assert getattr(layer, "p", 0.0) == rate

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..libraries.base import Library
 from .config import LIFConfig
+from .functional import StepModule
 
 
 class Add(nn.Module):
@@ -79,7 +80,8 @@ class LayerFactory:
         return nn.Flatten(1)
 
     def dropout(self, p: float) -> nn.Module:
-        return nn.Dropout(p) if p > 0 else nn.Identity()
+        """Dropout at rate ``p`` with one mask per sample over the time steps (identity at 0)."""
+        return SequenceDropout(p) if p > 0 else nn.Identity()
 
     def drop(self) -> nn.Module:
         """Dropout at the recipe's rate (identity at 0)."""
@@ -92,3 +94,38 @@ class LayerFactory:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class SequenceDropout(StepModule):
+    """Dropout with one mask per sample for the whole sequence, as spikingjelly's
+    ``layer.Dropout`` (which OTTT, SLTT and OS use): the mask is drawn at the first step and
+    kept until the state is reset. Multi-step input ``[T·B, ...]`` gets the mask of its
+    sample at every step; in single-step mode each call reuses the kept mask, so a spike and
+    its OTTT trace, passed one after the other, are dropped alike. Identity in eval mode."""
+
+    _mask: torch.Tensor | None
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {p}")
+        self.p = p
+        self.register_memory("_mask")
+
+    def _draw(self, like: torch.Tensor) -> torch.Tensor:
+        keep = torch.empty_like(like).bernoulli_(1.0 - self.p)
+        return keep / (1.0 - self.p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.step_mode == "m":
+            steps = x.reshape(self.T, -1, *x.shape[1:])
+            mask = self._draw(steps[0])
+            return (steps * mask).reshape(x.shape)
+        if self._mask is None or self._mask.shape != x.shape:
+            self._mask = self._draw(x)
+        return x * self._mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, one mask per sequence"
