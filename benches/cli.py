@@ -26,9 +26,15 @@ EXECUTOR_KEYS = ("executor", "jobs", "ray_address", "cpus_per_cell", "partition"
                  "gpus_per_cell", "time_limit_min", "max_concurrent", "account", "qos")
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line: characters that end a line (``str.splitlines``' set, e.g. a
+    record separator typed into an argument) or control it are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see --help)\n")
 
 
 def check_datasets_package() -> None:
@@ -450,13 +456,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return COMMANDS[args.command](args)
         except errors as exc:
-            print(f"benches: error: {exc}", file=sys.stderr)
+            print(f"benches: error: {one_line(exc)}", file=sys.stderr)
             return 2
     except UserError as exc:
-        print(f"benches: error: {exc}", file=sys.stderr)
+        print(f"benches: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except RecordWriteError as exc:  # disk full: not the user's input, but one line too
-        print(f"benches: error: {exc}", file=sys.stderr)
+        print(f"benches: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("benches: interrupted", file=sys.stderr)

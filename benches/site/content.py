@@ -163,7 +163,7 @@ def findings(series: list[plots.Series], where: str) -> list[str]:
         flat: list[str] = []
         between: list[str] = []
         for s in series:
-            ys = s.values.get(metric) or []
+            ys = s.values.get(metric) or [None] * len(s.ts)  # records without that metric
             fit = report.fit_scaling(s.ts, ys)
             if fit is None:
                 continue
