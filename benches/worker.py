@@ -57,12 +57,11 @@ def about(cell: Cell) -> dict:
         out["method"] = get_method(cell.method).about()
     if cell.dataset in list_datasets():
         out["dataset"] = get_dataset(cell.dataset).about()
-    if cell.recipe.get("track") == "paper":
-        from methods.paper_recipes import paper_setup
+    from methods.paper_recipes import paper_setup
 
-        setup = paper_setup(cell.method, cell.dataset)
-        if setup is not None:  # the published setup the cell follows, with every source
-            out["paper_setup"] = setup.to_dict()
+    setup = paper_setup(cell.method, cell.dataset)
+    if setup is not None:  # the method's published setup on this dataset, with every source
+        out["paper_setup"] = setup.to_dict()  # (what a paper-track cell follows)
     return out
 
 

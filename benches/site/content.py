@@ -239,7 +239,8 @@ def _common_only(board: Board, methods: dict[str, dict]) -> list[str]:
 
 
 def _paper_setups(records: list[dict]) -> dict[str, dict[str, dict]]:
-    """Method → dataset → the published setup its paper-track records followed."""
+    """Method → dataset → its published setup there, for the datasets of the records (each
+    record of a method on a dataset with a published setup keeps it)."""
     out: dict[str, dict[str, dict]] = {}
     for r in records:
         setup = (r.get("about") or {}).get("paper_setup")
