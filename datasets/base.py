@@ -93,7 +93,14 @@ class Dataset(ABC):
         if unknown:
             return False, f"{self.name} has no augmentation {', '.join(unknown)} " \
                 f"(has: {', '.join(self.augmentations) or 'none'})"
-        return True, ""
+        given = {k: cell.recipe[k] for k in self.options if k in cell.recipe}
+        why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
+        return not why, why
+
+    def option_problem(self, augment: tuple[str, ...], **options: Any) -> str:
+        """Why these augmentations and pipeline ``options`` do not fit together (empty if they
+        do); a dataset with ``options`` checks their values here."""
+        return ""
 
     def input_shape(self, **options: Any) -> tuple[int, ...]:
         """The shape of one step's sample under the recipe's data ``options`` (``in_shape``

@@ -57,8 +57,6 @@ from typing import Any
 import numpy as np
 from torchvision.transforms import v2
 
-from benches.cell import Cell
-
 from .base import DataRoot, Dataset, DatasetUnavailable, Splits, register_dataset, resolve_root
 from .cifar import download_requested
 from .event_frames import (
@@ -203,18 +201,12 @@ class Cifar10DVS(Dataset):
         return train, test
 
     def option_problem(self, augment: tuple[str, ...], normalize: str = "none",
-                       resolution: object = 0, train_split: str = "standard") -> str:
+                       resolution: object = 0, train_split: str = "standard",
+                       **options: Any) -> str:
         """Why these pipeline settings do not fit (empty if they do)."""
         return (pipeline_problem(self.name, augment, PIPELINES, normalize,
                                  tuple(NORMALIZATIONS), resolution)
                 or choice_problem(self.name, "train_split", train_split, TRAIN_SPLITS))
-
-    def supports(self, cell: Cell) -> tuple[bool, str]:
-        ok, why = super().supports(cell)
-        if ok:
-            given = {k: cell.recipe[k] for k in self.options if k in cell.recipe}
-            why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
-        return not why, why
 
     def input_shape(self, resolution: int = 0, **options: Any) -> tuple[int, ...]:
         """The frame shape ``(2, side, side)`` at this ``resolution`` option."""

@@ -32,8 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from benches.cell import Cell
-
 from .base import DataRoot, Dataset, Splits, register_dataset, resolve_root
 from .event_frames import (
     OS_GESTURE,
@@ -113,17 +111,10 @@ class DVSGesture(Dataset):
                 for s in SPLITS}
 
     def option_problem(self, augment: tuple[str, ...], normalize: str = "none",
-                       resolution: object = 0) -> str:
+                       resolution: object = 0, **options: Any) -> str:
         """Why these pipeline settings do not fit (empty if they do)."""
         return pipeline_problem(self.name, augment, PIPELINES, normalize, NORMALIZATIONS,
                                 resolution)
-
-    def supports(self, cell: Cell) -> tuple[bool, str]:
-        ok, why = super().supports(cell)
-        if ok:
-            given = {k: cell.recipe[k] for k in self.options if k in cell.recipe}
-            why = self.option_problem(tuple(cell.recipe.get("augment", ())), **given)
-        return not why, why
 
     def input_shape(self, resolution: int = 0, **options: Any) -> tuple[int, ...]:
         """The frame shape ``(2, side, side)`` at this ``resolution`` option."""
