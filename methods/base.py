@@ -94,6 +94,10 @@ class Method(ABC):
     objective: ClassVar[str] = "sequence"
     """What the method minimises: ``sequence`` (the recipe's loss of the whole output sequence)
     or ``per_step`` (Σ_t L_t/T, online methods)."""
+    no_step_outputs: ClassVar[str] = ""
+    """Empty when the loss is computed from every step's output ``o_t``; otherwise why not
+    (e.g. rate-based BP back-propagates one time-averaged output). A loss that needs ``o_t``
+    (``tet``) is refused with this reason."""
     cuda_graph: ClassVar[bool] = False
     """``train_step`` may be captured in a CUDA graph and replayed: no host sync, no host→device
     copy, shapes fixed by the input, and host-side choices only through :meth:`variants`.
@@ -184,6 +188,8 @@ class Method(ABC):
             if getattr(recipe, key) != value:
                 return False, f"{cls.name} requires {key}={value!r} (the recipe has " \
                     f"{getattr(recipe, key)!r})"
+        if recipe.loss == "tet" and cls.no_step_outputs:
+            return False, f"{cls.name} cannot train with the TET loss: {cls.no_step_outputs}"
         for setting, active in (("bf16", cell.precision == "bf16"), ("compile", cell.compile)):
             if active and setting in cls.unsupported:
                 return False, f"{cls.name} cannot run with {setting}: {cls.unsupported[setting]}"

@@ -27,6 +27,8 @@ ONLY_FOR = {"osr_eps": ("os",), "osr_bound": ("os",)}
 """Recipe keys only some methods read: a setup of another method need not give them."""
 OPTIONAL = frozenset({"stages"})
 """Recipe keys a setup may leave out (no ``stages``: one stage)."""
+ONLY_WITH_LOSS = {"tet_lambda": "tet", "tet_phi": "tet"}
+"""Recipe keys only one loss reads: a setup with another loss need not give them."""
 EXTRA_KEYS = frozenset({"rows", "params", "amp", "published_methods"})
 """Setup keys that are not recipe values (they shape the cell, not its training)."""
 
@@ -133,7 +135,7 @@ def _load() -> dict[tuple[str, str], PaperSetup]:
             methods = published.value if published else spec["methods"]
             for method in methods:
                 values = {**shared, **own, **by_method.get(method, {})}
-                needed = {k for k in RECIPE_KEYS - OPTIONAL if method in ONLY_FOR.get(k, (method,))}
+                needed = _needed(method, values)
                 missing = sorted(needed - set(values)) + \
                     [k for k in ("rows", "amp") if k not in values]
                 if missing:
@@ -144,6 +146,13 @@ def _load() -> dict[tuple[str, str], PaperSetup]:
                 setups[(method, dataset)] = PaperSetup(
                     method, dataset, family, spec["paper"], spec["code"], values)
     return setups
+
+
+def _needed(method: str, values: dict[str, Sourced]) -> set[str]:
+    """The recipe keys ``method``'s setup must give, given its ``values`` (its loss)."""
+    loss = values["loss"].value if "loss" in values else None
+    return {k for k in RECIPE_KEYS - OPTIONAL if method in ONLY_FOR.get(k, (method,))
+            and ONLY_WITH_LOSS.get(k, loss) == loss}
 
 
 _PARAM_METHODS = {"sltt": ("sltt_k",)}

@@ -44,6 +44,8 @@ class RateM(Method):
     paper_url = "https://arxiv.org/abs/2410.11488"
     complexity = Complexity(memory="L", backward="L")
     cuda_graph = True
+    no_step_outputs = ("rate-based BP back-propagates one output, the rate pass's on the "
+                       "time-averaged input; there is no o_t per step for a mean over t of CE(o_t)")
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
 
     def layers(self) -> LayerFactory:

@@ -17,7 +17,7 @@ STAGE_KEYS = ("epochs", "timesteps", "lr", "weight_decay")
 """What a stage may set (``epochs`` required; ``timesteps`` replaces the cell's T)."""
 DATA_OPTIONS = ("normalize", "resolution", "train_split")
 """Recipe keys that configure a dataset's pipeline; a dataset reads those in its ``options``."""
-LOSSES = ("ce", "ce+mse")
+LOSSES = ("ce", "ce+mse", "tet")
 BN_STATS = ("precise", "running")
 _NEURON = LIFConfig()
 
@@ -35,11 +35,16 @@ class Recipe:
     surrogate: str = _NEURON.surrogate
     alpha: float = _NEURON.alpha
     # loss: "ce" = cross-entropy on the time-averaged output (online methods: CE(o_t)/T per step);
-    # "ce+mse" = per step (1 − w)·CE(o_t) + w·MSE(o_t, target), averaged over t
+    # "ce+mse" = per step (1 − w)·CE(o_t) + w·MSE(o_t, target), averaged over t;
+    # "tet" = TET (Deng et al., ICLR 2022): per step (1 − λ)·CE(o_t) + λ·MSE(o_t, φ), averaged
+    # over t, with λ = tet_lambda and φ = tet_phi (the official TET_loss defaults lamb = 1e-3,
+    # means = 1.0); needs a method with per-step outputs (Method.no_step_outputs)
     loss: str = "ce"
     mse_weight: float = 0.05
     mse_target: str = "onehot"  # "onehot" or "const" (MSE to mse_const, SLTT/TET style)
     mse_const: float = 1.0
+    tet_lambda: float = 1e-3
+    tet_phi: float = 1.0
     grad_scale_by_T: bool = False  # rate-BP reference: loss gradient (not value) scaled by 1/T
     # optimisation
     optimizer: str = "sgd"
@@ -82,6 +87,8 @@ class Recipe:
             raise ValueError(f"track must be one of {TRACKS}, got {self.track!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if not 0.0 <= self.tet_lambda <= 1.0:
+            raise ValueError(f"tet_lambda must be in [0, 1], got {self.tet_lambda}")
         if self.mse_target not in ("onehot", "const"):
             raise ValueError(f"mse_target must be 'onehot' or 'const', got {self.mse_target!r}")
         if self.optimizer not in ("sgd", "adam"):

@@ -22,6 +22,9 @@ def step_loss(out: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tenso
     ce = F.cross_entropy(out, y)
     if recipe.loss == "ce":
         return ce
+    if recipe.loss == "tet":
+        w = recipe.tet_lambda
+        return (1.0 - w) * ce + w * F.mse_loss(out, torch.full_like(out, recipe.tet_phi))
     w = recipe.mse_weight
     return (1.0 - w) * ce + w * F.mse_loss(out, _mse_target(out, y, recipe))
 
@@ -29,8 +32,8 @@ def step_loss(out: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tenso
 def sequence_loss(out_seq: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tensor:
     """Loss of a whole output sequence ``[T, B, C]``.
 
-    ``ce``: cross-entropy on the time-averaged output; ``ce+mse``: the per-step loss averaged
-    over t (what an online method accumulates step by step).
+    ``ce``: cross-entropy on the time-averaged output; ``ce+mse`` and ``tet``: the per-step
+    loss averaged over t (what an online method accumulates step by step).
     """
     if recipe.loss == "ce":
         return F.cross_entropy(out_seq.mean(0), y)
