@@ -161,7 +161,11 @@ class TraceNeuron(StepModule):
             self.trace = cast(Any, self.inner).trace  # such a neuron keeps it as .trace
         else:
             with torch.no_grad():
-                spikes = s.detach()
-                self.trace = spikes if self.trace is None else \
-                    self.trace * self.inner.cfg.decay + spikes
+                self.trace = self.next_trace(s.detach())
         return SpikeTrace(self._scaled(s), self._scaled(self.trace))
+
+    def next_trace(self, spikes: torch.Tensor) -> torch.Tensor:
+        """``â_t`` from ``â_{t−1}`` (``self.trace``) and this step's spikes, without grad:
+        OTTT's ``λ·â_{t−1} + s_t`` (``s_1`` at the first step). A subclass may decay otherwise
+        (NDOT, :mod:`methods.snn.ndot_trace`)."""
+        return spikes if self.trace is None else self.trace * self.inner.cfg.decay + spikes
