@@ -294,6 +294,7 @@ METHODS: Registry[type[Method]] = Registry(
     builtins=(
         "methods.bptt", "methods.bptt_reset", "methods.ottt_a", "methods.ottt_o", "methods.sltt",
         "methods.sltt_k", "methods.os", "methods.rate_m", "methods.rate_s",
+        "methods.ndot_a", "methods.ndot_o",
     ),
 )
 register_method = METHODS.register
