@@ -239,11 +239,12 @@ def test_wrapped_layers_are_reached(method_name):
     assert all(not conv.bias.any() for conv in convs)
     assert within(linears[0].weight.std().item(), 0.01)  # 5 120 weights: std known to ~1 %
     assert not linears[0].bias.any()
-    if method_name.startswith("ottt"):
+    weight_standardised = method_name.startswith(("ottt", "ndot"))  # OTTT's layers, no norm
+    if weight_standardised:
         assert all(isinstance(conv, ScaledWSConv2d) for conv in convs)
         assert all(torch.equal(c.gain, torch.ones_like(c.gain)) for c in convs)
     norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm2d, OSRNorm))]
-    assert len(norms) == (0 if method_name.startswith("ottt") else 8)
+    assert len(norms) == (0 if weight_standardised else 8)
     if method_name.startswith("rate"):
         assert sum(isinstance(m, RateBatchNorm) for m in model.modules()) == 8
     if method_name == "os":

@@ -140,12 +140,14 @@ def test_a_steps_once_and_o_steps_every_time_step() -> None:
         assert opt.steps == expected, name
 
 
-def test_spikingjelly_gives_the_torch_gradient() -> None:
-    """The trace neuron around spikingjelly's plain LIFNode, and its WSLinear/GradwithTrace."""
+@pytest.mark.parametrize("library, reset", [("spikingjelly", "soft"), ("snntorch", "hard")])
+def test_other_libraries_give_the_torch_gradient(library: str, reset: str) -> None:
+    """The trace neuron around spikingjelly's plain LIFNode (with its WSLinear and
+    GradwithTrace) or snntorch's Leaky (hard reset only), against torch's, same weights."""
     x_seq, y = inputs()
     nets = []
-    for library in ("torch", "spikingjelly"):
-        method = get_method("ndot_a")(make_cell("ndot_a", library, timesteps=T))
+    for lib in ("torch", library):
+        method = get_method("ndot_a")(make_cell("ndot_a", lib, timesteps=T, reset=reset))
         net = two_layer(method)
         if nets:
             for a, b in zip(nets[0].parameters(), net.parameters(), strict=True):
@@ -153,14 +155,17 @@ def test_spikingjelly_gives_the_torch_gradient() -> None:
         method.train_step(net, x_seq, y, optimizer=None)
         nets.append(net)
     text = repr(nets[1])
-    assert "LIFNode" in text and "OTTTLIFNode" not in text and "GradwithTrace" in text
+    if library == "spikingjelly":
+        assert "LIFNode" in text and "OTTTLIFNode" not in text and "GradwithTrace" in text
+    else:
+        assert "Leaky" in text
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["ndot_a", "ndot_o"])
 def test_training_lowers_the_loss(name: str) -> None:
-    """A learnable task (the label is the strongest of four input groups), 40 iterations."""
+    """A learnable task (the label is the strongest of four input groups), 20 iterations."""
     method = get_method(name)(make_cell(name, timesteps=4))
     f = method.layers()
     net = nn.Sequential(f.linear(16, 32), f.neuron(), f.linear(32, N_OUT))
@@ -169,7 +174,7 @@ def test_training_lowers_the_loss(name: str) -> None:
     x = torch.rand(64, 16, generator=gen) + 1.5 * F.one_hot(y, N_OUT).repeat_interleave(4, 1)
     x_seq = x.expand(4, -1, -1)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    losses = [float(method.train_step(net, x_seq, y, opt)) for _ in range(40)]
+    losses = [float(method.train_step(net, x_seq, y, opt)) for _ in range(20)]
     net.eval()
     accuracy = float((method.predict(net, x_seq).argmax(1) == y).float().mean())
     assert losses[-1] < 0.5 * losses[0] and accuracy > 0.9, (losses[0], losses[-1], accuracy)
