@@ -205,6 +205,17 @@ class Method(ABC):
         """The next step's host-side choice, drawn as the eager step draws it."""
         return None
 
+    # -- state carried across batches (saved in a train cell's checkpoints) ------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What the method itself carries from one batch to the next (tensors and plain data,
+        loadable with ``weights_only``; e.g. FPTT's running average of the weights). None by
+        default: the model and optimizer hold everything else."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`state_dict` returned (nothing to do by default)."""
+        return None
+
     # -- model ------------------------------------------------------------------------------
     def layers(self) -> LayerFactory:
         """The layer kinds this method's networks are made of."""
@@ -294,7 +305,7 @@ METHODS: Registry[type[Method]] = Registry(
     builtins=(
         "methods.bptt", "methods.bptt_reset", "methods.ottt_a", "methods.ottt_o", "methods.sltt",
         "methods.sltt_k", "methods.os", "methods.rate_m", "methods.rate_s",
-        "methods.ndot_a", "methods.ndot_o",
+        "methods.ndot_a", "methods.ndot_o", "methods.fptt",
     ),
 )
 register_method = METHODS.register

@@ -15,7 +15,8 @@ processes used (``BENCHES_WORKERS``, see :mod:`benches.loading`).
 
 **Checkpoints.** Given a ``checkpoint_dir`` (see :mod:`benches.checkpoint`), the whole training
 state is saved after every epoch, after its evaluation: model (its ``state_dict`` and the module
-state outside it, see :func:`benches.checkpoint.module_extras`), optimizer and schedule, every RNG,
+state outside it, see :func:`benches.checkpoint.module_extras`), the method's own state
+(``Method.state_dict``), optimizer and schedule, every RNG,
 the curves, iteration count, training time, activation bytes, the iteration-time and data-wait
 samples, and (after the last epoch) the firing rates. A run that finds a checkpoint restores it
 and continues at the next epoch; on the CPU it ends with exactly the metrics and curves of an
@@ -124,6 +125,7 @@ def run_stage(
                              "(delete the folder to start afresh)")
         model.load_state_dict(state["model"])
         checkpoint.restore_module_extras(model, state["module_extras"])
+        method.load_state_dict(state.get("method", {}))  # e.g. FPTT's running average
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["scheduler"])
         loss_curve, acc_curve = list(state["train_loss_curve"]), list(state["test_top1_curve"])
@@ -189,6 +191,7 @@ def run_stage(
                 checkpoint.save(checkpoint_dir, {
                     "format": CHECKPOINT_FORMAT, "cell": cell.key(), "epoch": epoch,
                     "model": model.state_dict(), "module_extras": checkpoint.module_extras(model),
+                    "method": method.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": schedule.state_dict(),
                     "train_loss_curve": loss_curve, "test_top1_curve": acc_curve,
