@@ -305,7 +305,7 @@ METHODS: Registry[type[Method]] = Registry(
     builtins=(
         "methods.bptt", "methods.bptt_reset", "methods.ottt_a", "methods.ottt_o", "methods.sltt",
         "methods.sltt_k", "methods.os", "methods.rate_m", "methods.rate_s",
-        "methods.ndot_a", "methods.ndot_o", "methods.fptt",
+        "methods.ndot_a", "methods.ndot_o", "methods.fptt", "methods.bptt_ckpt",
     ),
 )
 register_method = METHODS.register

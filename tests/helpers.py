@@ -62,7 +62,7 @@ def need_triton_interpreter() -> None:
 
 
 BUILTIN_METHODS = ("bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s",
-                   "rate_m", "ndot_a", "ndot_o", "fptt")
+                   "rate_m", "ndot_a", "ndot_o", "fptt", "bptt_ckpt")
 """The suite's own methods: tests parametrise over these, so a plug-in installed beside the
 suite (README's route) is not held to the built-ins' claims."""
 
