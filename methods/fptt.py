@@ -45,9 +45,10 @@ class FPTT(Method):
     paper = "Yin, Corradi & Bohté, Accurate online training of dynamical spiking neural " \
         "networks through Forward Propagation Through Time, Nature Machine Intelligence 2023"
     paper_url = "https://arxiv.org/abs/2112.11231"
+    # α's other values are the suite's choice of neighbours; weighting: w_t = (t+1)/T or 1
     parameters = {"alpha": (ALPHA, 0.05, 0.2, 0.5), "weighting": ("linear", "uniform")}
     complexity = Complexity(memory="L", backward="L·T", optimizer_steps="T")
-    cuda_graph = True
+    cuda_graph = True  # as ottt_o: no host sync; W̄ is updated in place (a replay sees it)
     forward_mode = "s"
     objective = "per_step"
 
