@@ -22,7 +22,8 @@ from methods.snn.layers import LayerFactory
 
 REPORTED = Path(__file__).resolve().parent.parent / "benches" / "data" / "reported.csv"
 
-METHODS = ["bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s", "rate_m"]
+METHODS = ["bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s", "rate_m",
+           "bptt_ckpt", "fptt", "ndot_a", "ndot_o"]
 TRACKS = ("common", "paper")
 CIFAR = ("cifar10", "cifar100")
 
@@ -52,12 +53,15 @@ SLTT = {"cifar10": [("preact_resnet18", 6)], "cifar100": [("preact_resnet18", 6)
         "dvs_gesture": [("vgg11_bn", 20)]}
 OS = {"cifar10": [("vgg11", 4), ("os_resnet19", 4)], "cifar100": [("vgg11", 4), ("os_resnet19", 4)],
       "imagenet": [("resnet34", 4), ("nf_resnet34", 4)], "cifar10_dvs": [("vgg11", 10)]}
+NDOT = {"cifar10": [("vgg11", 4), ("vgg11", 6)], "cifar100": [("vgg11", 4), ("vgg11", 6)],
+        "cifar10_dvs": [("vgg11", 10)]}
 PAPER_POINTS = {
     **{(m, d): rows for m in ("bptt", "rate_s", "rate_m") for d, rows in RATE_BP.items()},
     **{(m, d): rows for m in ("ottt_a", "ottt_o") for d, rows in OTTT.items()},
     **{("sltt", d): rows for d, rows in SLTT.items()},
     **{("sltt_k", d): rows for d, rows in SLTT.items() if d not in CIFAR},  # no CIFAR command
     **{("os", d): rows for d, rows in OS.items()},
+    **{(m, d): rows for m in ("ndot_a", "ndot_o") for d, rows in NDOT.items()},
 }
 SLTT_K = {"cifar10_dvs": 2, "dvs_gesture": 4, "imagenet": 2}  # the README's -K
 
@@ -73,6 +77,8 @@ FAMILIES = {
     "os": {"os"},
     "ottt": {"ottt_a", "ottt_o"},
     "sltt": {"sltt", "sltt_k"},
+    "ndot_a": {"ndot_a"},
+    "ndot_o": {"ndot_o"},
 }
 
 
@@ -89,7 +95,7 @@ def reported_rows() -> list[dict]:
 def test_cell_count(matrix):
     common = sum(len(s) for s in COMMON_POINTS.values()) * len(METHODS)
     paper = sum(len(rows) * len(seeds_of(d)) for (_, d), rows in PAPER_POINTS.items())
-    assert (common, paper) == (48 * 9, 129)
+    assert (common, paper) == (48 * 13, 159)
     assert len(matrix.cells) == common + paper
     assert len({c.key() for c in matrix.cells}) == common + paper
 
