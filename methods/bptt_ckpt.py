@@ -35,8 +35,9 @@ from .snn.functional import reset_states, set_step_mode
 from .snn.layers import LayerFactory
 from .snn.loss import sequence_loss
 
-COMPRESS = ("bool", "none", "bit")
-"""How spikes saved for backward are stored: 1 byte, as computed, or 1 bit per element."""
+COMPRESS = ("none", "bool", "bit")
+"""How tensors of 0/1 values saved for backward are stored: as computed, 1 byte or 1 bit per
+element."""
 MEMOPT = "spikingjelly.activation_based.memopt"
 
 
@@ -63,14 +64,17 @@ def unit_count(architecture: str) -> int | None:
 @register_method
 class BPTTCheckpoint(BPTT):
     """BPTT's forward and gradient (reset spike detached), at lower activation memory. The
-    network's top-level chain of blocks is cut into ``segments`` contiguous pieces, each
-    ending at a block that holds a spiking layer and balanced by spiking-layer count; every
-    piece but the last keeps only its input for backward and is recomputed there (each
-    spiking layer runs all T steps from a zero state in one call, so the recompute is pure).
-    With ``compress``, every tensor saved for backward whose values are all 0 or 1 (spikes) is
-    kept as ``bool`` (1 byte) or packed 8 to a byte (1 bit). On spikingjelly, the pieces go
-    through ``memopt.checkpoint_module`` with memopt's own compressors; elsewhere through
-    ``torch.utils.checkpoint`` (reentrant) and a saved-tensors pack/unpack hook."""
+    network's top-level chain of blocks is cut into ``segments`` contiguous pieces, each ending
+    at a block that holds a spiking layer, of near-equal bytes saved for backward (measured
+    once per model and input shape by a forward that keeps nothing). Every piece but the last
+    keeps only its input for backward and is recomputed there: each spiking layer runs all T
+    steps from a zero state in one call and the random state is restored, so the recompute is
+    pure, and BatchNorm statistics are updated once. With ``compress``, tensors saved for
+    backward whose values are all 0 or 1 (spikes) are kept as ``bool`` (1 byte) or 8 to a byte
+    (1 bit), through a saved-tensors pack/unpack hook. On spikingjelly the pieces go through
+    ``memopt.checkpoint_module``, which compresses their spiking inputs itself, and the hook
+    uses memopt's compressors; elsewhere through reentrant ``torch.utils.checkpoint``, whose
+    recompute saves through the hook too (compressed)."""
 
     name = "bptt_ckpt"
     description = ("BPTT with activation checkpointing in segments and spikes saved as 1 byte "
