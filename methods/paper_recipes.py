@@ -23,7 +23,7 @@ from .recipes import PAPER, Recipe
 
 RECIPE_KEYS = frozenset(f.name for f in fields(Recipe)) - {"track", "warmup_iters", "timed_iters"}
 """What a paper setup must give (the timing protocol is the suite's, not a paper's)."""
-ONLY_FOR = {"osr_eps": ("os",), "osr_bound": ("os",)}
+ONLY_FOR = {"osr_eps": ("os",), "osr_bound": ("os",), "rate_bn": ("rate_s",)}
 """Recipe keys only some methods read: a setup of another method need not give them."""
 OPTIONAL = frozenset({"stages"})
 """Recipe keys a setup may leave out (no ``stages``: one stage)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from .architectures.init import INIT_SCHEMES
 from .snn.config import LIFConfig
+from .snn.rate import BN_STATISTICS as RATE_BN_STATISTICS
 
 TRACKS = ("common", "paper")
 STAGE_KEYS = ("epochs", "timesteps", "lr", "weight_decay")
@@ -71,6 +72,9 @@ class Recipe:
     # running to the batch inverse std beyond which a step normalises with its batch statistics
     osr_eps: float = 1e-5
     osr_bound: float = 20.0
+    # rate_s's BatchNorm value in the rate pass (methods.snn.rate.BN_STATISTICS): "mean" of the
+    # per-step statistics, or the "last_step"'s (its variance + ε), as rate-BP's official code
+    rate_bn: str = "mean"
     # training in stages (e.g. SLTT's ImageNet: T = 1, then fine-tuning at T = 6): each stage
     # a table with its ``epochs`` and the keys it changes (STAGE_KEYS); each stage starts a
     # fresh optimizer and schedule on the previous stage's weights. Empty: one stage.
@@ -109,6 +113,8 @@ class Recipe:
                              f"{self.osr_bound}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.rate_bn not in RATE_BN_STATISTICS:
+            raise ValueError(f"rate_bn must be one of {RATE_BN_STATISTICS}, got {self.rate_bn!r}")
         if self.init not in INIT_SCHEMES:
             raise ValueError(f"init must be one of {', '.join(INIT_SCHEMES)}, got {self.init!r}")
         if self.resolution < 0:

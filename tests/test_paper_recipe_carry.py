@@ -45,6 +45,7 @@ from methods.snn.config import LIFConfig
 from methods.snn.layers import SequenceDropout
 from methods.snn.loss import sequence_loss, step_loss
 from methods.snn.osr import OSRNorm
+from methods.snn.rate import RateBatchNorm
 
 SAMPLE = [
     ("bptt", "cifar10"), ("rate_m", "cifar10"), ("rate_s", "cifar10_dvs"),
@@ -408,6 +409,14 @@ def check_osr(b: Built, key: str, value: float) -> str | None:
     return None
 
 
+def check_rate_bn(b: Built, value: str) -> None:
+    """rate_s's BatchNorm layers hand the rate pass the statistics the setup names (what each
+    computes: tests/test_rate_s_paper_bn.py)."""
+    norms = [m for m in b.model.modules() if isinstance(m, RateBatchNorm)]
+    assert b.cell.method == "rate_s"  # only rate_s's setups give it (paper_recipes.ONLY_FOR)
+    assert norms and {m.stats for m in norms} == {value}
+
+
 def check_bn_stats(b: Built, value: str) -> None:
     context = precise_bn.evaluation_statistics(b.method, b.model, get_dataset(b.dataset), None)
     assert value == "running"
@@ -468,7 +477,8 @@ def check(b: Built, key: str, value: Any, monkeypatch: pytest.MonkeyPatch) -> st
         return None
     checks = {"augment": check_augment, "normalize": check_normalize,
               "resolution": check_resolution, "train_split": check_train_split,
-              "dropout": check_dropout, "init": check_init, "bn_stats": check_bn_stats}
+              "dropout": check_dropout, "init": check_init, "bn_stats": check_bn_stats,
+              "rate_bn": check_rate_bn}
     if key == "stages":
         check_stages(b, value, monkeypatch)
         return None

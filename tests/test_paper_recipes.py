@@ -11,6 +11,7 @@ from benches.site import render_site
 from benches.worker import about
 from methods import get_method
 from methods.paper_recipes import (
+    ONLY_FOR,
     RECIPE_KEYS,
     PaperRecipesError,
     _values,
@@ -30,8 +31,8 @@ def test_every_setup_gives_every_value_with_a_source_or_a_reason():
             assert value.source.strip(), (setup.method, setup.dataset, key)
             if value.choice:
                 assert value.source.startswith("suite's choice"), (setup.method, key)
-        needed = RECIPE_KEYS - {"stages"} - ({"osr_eps", "osr_bound"} if setup.method != "os"
-                                            else set())
+        needed = RECIPE_KEYS - {"stages"} - {k for k, only in ONLY_FOR.items()
+                                             if setup.method not in only}
         if setup.recipe().loss != "tet":  # TET's λ and φ matter only with the TET loss
             needed -= {"tet_lambda", "tet_phi"}
         assert needed <= set(setup.values), (setup.method, setup.dataset)

@@ -3,7 +3,8 @@
 Pass 1 (``phase='spike'``, no grad) runs all T steps; each spiking layer keeps the rate
 ``r = (1/T)·Σ s_t`` and the eligibility ``e = (1/T)·Σ σ'(H_t − θ)·κ_t`` with ``κ_1 = 1``,
 ``κ_{t+1} = 1 + κ_t·J_t`` (``J_t = ∂H_{t+1}/∂H_t``, see :func:`lif.temporal_jacobian`);
-BatchNorm layers record the batch statistics of their inputs.
+BatchNorm layers record the batch statistics of their inputs (single-step: the average of the
+per-step statistics, or the last step's as rate-BP's official code does, ``BN_STATISTICS``).
 Pass 2 (``phase='rate'``, with grad) runs the network once on the time-averaged input: a
 spiking layer returns ``r.detach() + (c⊙e − (c⊙e).detach())`` (value: the true rate; gradient:
 ``dr/dc = e``) and BatchNorm takes its value from the pass-1 statistics while the gradient
@@ -22,6 +23,12 @@ from .functional import TwoPassModule
 from .lif import temporal_jacobian
 from .neuron import Neuron
 from .surrogate import add_surrogate_grad, surrogate_grad
+
+BN_STATISTICS = ("mean", "last_step")
+"""What a single-step spike pass hands BatchNorm's rate pass: ``mean``, the averages of the
+per-step batch means and variances; ``last_step``, the last step's mean and variance + ε (ε is
+added again when normalising), which is what Tab-ct/rate-based-backpropagation computes in step
+mode ``s`` (``model/model_setting.py`` ``bn_forward_hook``)."""
 
 
 class Eligibility:
@@ -195,10 +202,12 @@ class RateBatchNorm(TwoPassModule):
     """BatchNorm for rate-based BP.
 
     Spike pass: ordinary training BatchNorm (running statistics updated) that also records the
-    batch mean and variance of its input — over T·B in multi-step mode, averaged over the per-step
-    statistics in single-step mode. Rate pass: the normalisation *value* uses the recorded
-    statistics, the *gradient* flows through the rate input's own statistics (straight-through);
-    running statistics are not touched. Evaluation: ordinary BatchNorm.
+    batch mean and variance of its input — over T·B in multi-step mode; in single-step mode
+    averaged over the per-step statistics (``stats='mean'``) or the last step's, its variance
+    + ε (``stats='last_step'``, see :data:`BN_STATISTICS`). Rate pass: the normalisation
+    *value* uses the recorded statistics, the *gradient* flows through the rate input's own
+    statistics (straight-through); running statistics are not touched. Evaluation: ordinary
+    BatchNorm.
     """
 
     # kept state (``register_memory``), declared for the type checker
@@ -206,11 +215,15 @@ class RateBatchNorm(TwoPassModule):
     _sum_var: torch.Tensor | None
     _count: int
 
-    def __init__(self, channels: int, dims: int = 2) -> None:
+    def __init__(self, channels: int, dims: int = 2, stats: str = "mean") -> None:
         super().__init__()
+        if stats not in BN_STATISTICS:
+            raise ValueError(f"stats must be one of {BN_STATISTICS}, got {stats!r}")
+        self.stats = stats
         self.bn = nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
         self.reduce = (0, 2, 3) if dims == 2 else (0,)
         # Σ of the per-step batch means and variances of the spike pass, and their count
+        # (``last_step``: the latest step's, count 1)
         self.register_memory("_sum_mean")
         self.register_memory("_sum_var")
         self.register_memory("_count", 0)
@@ -229,16 +242,16 @@ class RateBatchNorm(TwoPassModule):
                 bn.eps, torch.backends.cudnn.enabled,
             )
             var = invstd.pow(-2).sub_(bn.eps)
-            if self._sum_mean is None or self._sum_var is None:  # first step (count 0)
-                self._sum_mean, self._sum_var = mean, var
+            if self.stats == "last_step" or self._sum_mean is None or self._sum_var is None:
+                self._sum_mean, self._sum_var, self._count = mean, var, 1  # first or last step
             else:
                 self._sum_mean, self._sum_var = self._sum_mean + mean, self._sum_var + var
-            self._count += 1
+                self._count += 1
             return out
         if self._sum_mean is None or self._sum_var is None:  # no step yet (count 0)
             raise RuntimeError("the rate pass needs a spike pass first")
+        spike_mean, spike_var = self._sum_mean / self._count, self._sum_var / self._count
+        if self.stats == "last_step":  # the official code's σ²_T + ε, normalised with + ε again
+            spike_var = spike_var + bn.eps
         function = _StraightThroughBNNative if x.is_cuda else _StraightThroughBN
-        return function.apply(
-            x, bn.weight, bn.bias, self._sum_mean / self._count, self._sum_var / self._count,
-            bn.eps, self.reduce,
-        )
+        return function.apply(x, bn.weight, bn.bias, spike_mean, spike_var, bn.eps, self.reduce)
