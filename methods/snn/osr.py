@@ -2,7 +2,10 @@
 
 * OTS (online threshold stabilizer, no grad): at the first step
   ``ratio = (θ₀ − mean(H_1)) / std(H_1)`` over the whole layer tensor; afterwards
-  ``θ_t = mean(H_t) + std(H_t)·ratio``. The step fires and resets with ``θ_t``.
+  ``θ_t = mean(H_t) + std(H_t)·ratio``. The step fires and resets with ``θ_t``. Where that has
+  no finite value — a layer whose ``H_1`` is constant (``std(H_1) = 0``: a layer silent at step
+  1 feeding a bias-free synapse) makes the ratio ±inf or NaN — ``θ_t`` is ``θ₀`` (the official
+  code, ``modules/neurons.py`` ``adjust_th``, divides by zero there and computes NaN).
 * OSR (online spiking renormalization, a BatchNorm replacement): per step the batch mean ``μ_t``
   and variance ``σ²_t`` are accumulated into the sequence statistics ``μ = mean_t μ_t`` and
   ``σ² = mean_t(σ²_t + μ_t²) − μ²``; the running statistics (momentum 0.9) are updated from the
@@ -40,11 +43,14 @@ class OTSNeuron(StepModule):
 
     @torch.no_grad()
     def threshold_for(self, h: torch.Tensor) -> torch.Tensor:
-        """θ_t for charged potentials ``h`` (sets the ratio at the first step)."""
+        """θ_t for charged potentials ``h`` (sets the ratio at the first step); θ₀ where
+        ``mean + std·ratio`` is not finite (``std(H_1) = 0``), a plain LIF threshold."""
+        theta0 = self.inner.cfg.threshold
         mean, std = h.mean(), h.std()
         if self.ratio is None:
-            self.ratio = (self.inner.cfg.threshold - mean) / std
-        return mean + std * self.ratio
+            self.ratio = (theta0 - mean) / std
+        theta = mean + std * self.ratio
+        return torch.where(torch.isfinite(theta), theta, theta0)  # on the device: no sync
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "m":
