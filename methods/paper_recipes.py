@@ -6,9 +6,10 @@ dataset (overriding ``all``) and ``FAMILY.by_method.METHOD`` for what one method
 changes. Every value is ``{ value = …, source = "…" }`` or, where nothing published gives it,
 ``{ value = …, choice = "suite's choice: why" }``. Besides the :class:`~methods.recipes.Recipe`
 keys a table gives ``rows`` (the published architecture and T points), ``params`` (method
-parameters, e.g. sltt_k's K), ``amp`` (the official run's mixed precision: the cell's
-precision is bf16) and ``published_methods`` (where not every method of the family published).
-A method with no table for a dataset has no paper setup there and runs on the common track.
+parameters, e.g. sltt_k's K, ndot_o's reg_lambda), ``amp`` (the official run's mixed
+precision: the cell's precision is bf16) and ``published_methods`` (where not every method of
+the family published). A method with no table for a dataset has no paper setup there and runs
+on the common track.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def _load() -> dict[tuple[str, str], PaperSetup]:
                     raise PaperRecipesError(f"paper_recipes.toml [{family}.{dataset}]: no "
                                             f"value for {', '.join(missing)} ({method})")
                 if "params" in values and method not in _PARAM_METHODS.get(family, ()):
-                    values.pop("params")  # sltt_k's K: the other methods have no such parameter
+                    values.pop("params")  # sltt_k's K, ndot_o's reg_lambda: not the others'
                 setups[(method, dataset)] = PaperSetup(
                     method, dataset, family, spec["paper"], spec["code"], values)
     return setups
@@ -155,7 +156,7 @@ def _needed(method: str, values: dict[str, Sourced]) -> set[str]:
             and ONLY_WITH_LOSS.get(k, loss) == loss}
 
 
-_PARAM_METHODS = {"sltt": ("sltt_k",)}
+_PARAM_METHODS = {"sltt": ("sltt_k",), "ndot": ("ndot_o",)}
 """Which methods of a family the family's ``params`` belong to."""
 
 

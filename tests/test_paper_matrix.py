@@ -64,6 +64,7 @@ PAPER_POINTS = {
     **{(m, d): rows for m in ("ndot_a", "ndot_o") for d, rows in NDOT.items()},
 }
 SLTT_K = {"cifar10_dvs": 2, "dvs_gesture": 4, "imagenet": 2}  # the README's -K
+NDOT_O_REG = {"cifar10_dvs": 0.05}  # train_cifar10dvs.py --reg_lambda (with --online_update)
 
 
 def seeds_of(dataset: str) -> tuple[int, ...]:
@@ -128,7 +129,12 @@ def test_paper_track_is_each_method_s_own_published_setup(matrix):
         assert setup is not None
         assert c.recipe == setup.recipe().to_dict()
         assert c.precision == ("bf16" if c.method in ("sltt", "sltt_k") else "fp32")  # -amp
-        assert c.params == ({"k": SLTT_K[c.dataset]} if c.method == "sltt_k" else {})
+        if c.method == "sltt_k":
+            assert c.params == {"k": SLTT_K[c.dataset]}
+        elif c.method == "ndot_o" and c.dataset in NDOT_O_REG:
+            assert c.params == {"reg_lambda": NDOT_O_REG[c.dataset]}
+        else:
+            assert c.params == {}
         seeds[(c.method, c.dataset, c.architecture, c.timesteps)].add(c.seed)
     assert dict(seeds) == {(m, d, a, t): set(seeds_of(d)) for (m, d), rows in PAPER_POINTS.items()
                            for a, t in rows}

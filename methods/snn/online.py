@@ -1,12 +1,13 @@
 """Online (per-step) training: detached membranes and one backward per time step.
 
-Used by OTTT, SLTT(-K) and OS. At each step the model runs in single-step mode, the step's loss
-``L_t / T`` is back-propagated through the spatial path only (the membrane state is detached
-before every step, so no gradient crosses time) and the step's graph is freed at once.
+Used by OTTT, SLTT(-K), OS and NDOT. At each step the model runs in single-step mode, the
+step's loss ``L_t / T`` is back-propagated through the spatial path only (the membrane state is
+detached before every step, so no gradient crosses time) and the step's graph is freed at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,6 +20,10 @@ from .neuron import Neuron
 if TYPE_CHECKING:
     from ..base import Timer
     from ..recipes import Recipe
+
+StepTerm = Callable[[int], "torch.Tensor | None"]
+"""A term added to step t's loss before its backward, computed from the weights of that moment
+(``None``: nothing added); e.g. NDOT-O's parameter-difference regulariser on CIFAR10-DVS."""
 
 
 class OnlineNeuron(StepModule):
@@ -43,10 +48,13 @@ def online_train_step(
     timer: Timer,
     grad_steps: set[int] | None = None,
     step_every: bool = False,
+    step_term: StepTerm | None = None,
 ) -> torch.Tensor:
     """Run T single steps; back-propagate ``L_t / T`` at the steps in ``grad_steps`` (all by
-    default); step the optimizer after every step (``step_every``) or once at the end.
-    Returns the summed ``L_t / T`` (the loss value of the whole sequence)."""
+    default), plus ``step_term(t)`` where given (called after step t's forward, at the steps
+    with grad); step the optimizer after every step (``step_every``) or once at the end.
+    Returns the summed ``L_t / T`` (the loss value of the whole sequence, without the added
+    terms)."""
     T = x_seq.shape[0]
     set_step_mode(model, "s", T)
     reset_states(model)
@@ -55,9 +63,10 @@ def online_train_step(
         with_grad = grad_steps is None or t in grad_steps
         with timer("forward"), torch.set_grad_enabled(with_grad):
             loss = step_loss(model(x_seq[t]), y, recipe) / T
+            extra = step_term(t) if with_grad and step_term is not None else None
         if with_grad:
             with timer("backward"):
-                loss.backward()
+                (loss if extra is None else loss + extra).backward()
             if step_every and optimizer is not None:
                 with timer("optimizer"):
                     optimizer.step()
