@@ -11,10 +11,11 @@ from typing import Any
 from tabulate import tabulate
 
 ORDER = ("rows", "params", "amp", "tau", "threshold", "reset", "detach_reset", "surrogate",
-         "alpha", "loss", "mse_weight", "mse_target", "mse_const", "grad_scale_by_T",
+         "alpha", "loss", "mse_weight", "mse_target", "mse_const", "tet_lambda", "tet_phi",
+         "grad_scale_by_T",
          "optimizer", "lr", "momentum", "weight_decay", "decay_norm_and_bias", "schedule",
          "epochs", "batch_size", "stages", "augment", "normalize", "resolution", "train_split",
-         "dropout", "init", "osr_eps", "osr_bound", "bn_stats")
+         "dropout", "init", "osr_eps", "osr_bound", "rate_bn", "bn_stats")
 """Rows in reading order: where it runs, the neuron, the loss, the optimiser and schedule,
 the data, the network, evaluation (keys not listed follow, sorted)."""
 SUITE_CHOICE = "suite's choice"
