@@ -15,7 +15,7 @@ def test_default_matrix_covers_every_method_on_both_embedded_datasets():
     newer = {"bptt_ckpt", "fptt", "ndot_a", "ndot_o"}  # on digits_seq only (time budget)
     assert {c.method for c in digits} == set(BUILTIN_METHODS) - newer  # plug-ins are not in it
     assert {c.timesteps for c in digits} == {2, 4, 8}
-    assert len({c.seed for c in digits}) >= 2
+    assert {c.seed for c in digits} == {0}  # saturated: one seed shows cost vs T
     assert any(c.dataset == "digits_dvs" for c in cells)
     seq = [c for c in cells if c.dataset == "digits_seq"]  # the temporal task, 3 seeds
     assert {c.method for c in seq} == set(BUILTIN_METHODS) and len(seq) == 13 * 3
