@@ -78,9 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Run a matrix of cells and render the site.")
     run.add_argument("--matrix", required=True,
                      help="packaged matrix name (see `list matrices`) or path to a .toml file")
-    run.add_argument("--methods", nargs="+", help="replace the matrix's methods (a b or a,b)")
-    run.add_argument("--datasets", nargs="+", help="replace the matrix's datasets")
-    run.add_argument("--libraries", nargs="+", help="replace the matrix's libraries")
+    run.add_argument("--methods", nargs="+", help="only these of the matrix's methods "
+                     "(a b or a,b); names it lacks replace its methods")
+    run.add_argument("--datasets", nargs="+", help="only these of the matrix's datasets; "
+                     "names it lacks replace them")
+    run.add_argument("--libraries", nargs="+", help="only these of the matrix's libraries; "
+                     "names it lacks replace them")
     run.add_argument("--timesteps", nargs="+", help="replace the matrix's T values")
     run.add_argument("--seeds", nargs="+", help="replace the matrix's seeds")
     run.add_argument("--epochs", type=int, help="override the recipe's number of epochs")

@@ -86,14 +86,31 @@ def packaged_matrices() -> dict[str, str]:
     }
 
 
+NAMED_AXES = ("methods", "datasets", "libraries")
+"""Axes an override narrows (when the matrix names all its values) or else replaces."""
+
+
 def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None,
                 _including: tuple[str, ...] = ()) -> Matrix:
     """Load a packaged matrix by name or a user's matrix file by path, and expand it.
 
-    ``overrides`` replace axes in every grid (``methods``, ``datasets``, ``libraries``,
-    ``timesteps``, ``seeds``), set scalars (``device``, ``threads``) or add recipe keys
-    (``recipe``: dict).
+    ``overrides`` set axes in every grid, set scalars (``device``, ``threads``) or add recipe
+    keys (``recipe``: dict). ``methods``, ``datasets`` and ``libraries`` narrow the matrix
+    when it names every value given (each grid keeps the ones it has; a grid with none is
+    left out), and else replace that axis in every grid (a plug-in method run through a
+    packaged design). ``timesteps``, ``seeds``, ``precision`` and ``compile`` replace.
     """
+    data, source, name = _read(name_or_path)
+    if name in _including:
+        raise UserError(f"matrix {source} includes itself (through {' → '.join(_including)})")
+    overrides = dict(overrides or {})
+    if not _including:
+        overrides["narrow"] = _narrowed_axes(name_or_path, overrides)
+    return expand(name, data, source, overrides, (*_including, name))
+
+
+def _read(name_or_path: str) -> tuple[dict, str, str]:
+    """(parsed TOML, source shown in errors, matrix name)."""
     shipped = packaged_matrices()
     if name_or_path in shipped:
         text, source, name = shipped[name_or_path], f"benches/matrices/{name_or_path}.toml", \
@@ -109,12 +126,33 @@ def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None,
             "or pass the path of a .toml file)"
         )
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), source, name
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"matrix {source} is not valid TOML: {exc}") from None
-    if name in _including:
-        raise UserError(f"matrix {source} includes itself (through {' → '.join(_including)})")
-    return expand(name, data, source, overrides or {}, (*_including, name))
+
+
+def _named_values(name_or_path: str, axis: str, seen: tuple[str, ...] = ()) -> set:
+    """Every value a matrix and the ones it includes give ``axis`` (defaults included)."""
+    data, _, name = _read(name_or_path)
+    if name in seen or not isinstance(data, dict):
+        return set()
+    defaults = data.get("defaults", {}) if isinstance(data.get("defaults"), dict) else {}
+    fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
+    values: set = set()
+    for grid in data.get("grid", []) if isinstance(data.get("grid"), list) else []:
+        if isinstance(grid, dict):
+            got = grid.get(axis, defaults.get(axis, fallback))
+            values.update(got if isinstance(got, list) else [got])
+    for other in data.get("include", []) if isinstance(data.get("include"), list) else []:
+        values |= _named_values(str(other), axis, (*seen, name))
+    return values
+
+
+def _narrowed_axes(name_or_path: str, overrides: dict[str, Any]) -> dict[str, list]:
+    """The named-axis overrides that narrow this matrix (it names all their values)."""
+    return {axis: overrides[axis] for axis in NAMED_AXES
+            if overrides.get(axis) is not None
+            and set(overrides[axis]) <= _named_values(name_or_path, axis)}
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
@@ -201,10 +239,8 @@ def expand(name: str, data: dict, source: str, overrides: dict[str, Any],
         spec["recipe"] = {**defaults.get("recipe", {}), **grid.get("recipe", {}),
                           **overrides.get("recipe", {})}
         spec["params"] = {**defaults.get("params", {}), **grid.get("params", {})}
-        for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
-                    "threads", "precision", "compile"):
-            if overrides.get(key) is not None:
-                spec[key] = overrides[key]
+        if not _apply_overrides(spec, overrides):
+            continue
         for cell in _grid_cells(spec, where):
             cells.setdefault(cell.key(), cell)
     timeout = data.get("timeout_s", DEFAULT_TIMEOUT_S)
@@ -212,6 +248,30 @@ def expand(name: str, data: dict, source: str, overrides: dict[str, Any],
         raise UserError(f"matrix {source}: timeout_s must be a positive number")
     return Matrix(name, str(data.get("description", "")), float(timeout), list(cells.values()),
                   source, timeouts, executor)
+
+
+def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
+    """Set a grid's axes from the overrides; False when narrowing leaves the grid empty.
+
+    Where the methods changed, parameters none of the remaining methods declares go (they
+    belonged to the methods that left).
+    """
+    narrow = overrides.get("narrow", {})
+    for axis, wanted in narrow.items():
+        fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
+        have = spec.get(axis, fallback)
+        spec[axis] = [v for v in (have if isinstance(have, list) else [have]) if v in wanted]
+        if not spec[axis]:
+            return False
+    for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
+                "threads", "precision", "compile"):
+        if key not in narrow and overrides.get(key) is not None:
+            spec[key] = overrides[key]
+    if overrides.get("methods") is not None:
+        methods = [m for m in spec.get("methods", []) if m in list_methods()]
+        spec["params"] = {k: v for k, v in spec["params"].items()
+                          if any(k in get_method(m).parameters for m in methods)}
+    return True
 
 
 def _grid_cells(spec: dict, where: str) -> list[Cell]:
