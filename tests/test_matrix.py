@@ -27,6 +27,21 @@ def test_default_matrix_covers_every_method_on_both_embedded_datasets():
     assert len(cells) == len({c.key() for c in cells})
 
 
+def test_named_overrides_narrow_a_matrix_that_names_them():
+    cells = load_matrix("default", {"datasets": ["digits"], "methods": ["bptt"]}).cells
+    assert sorted(c.timesteps for c in cells) == [2, 4, 8]  # not digits_seq's grid as digits
+    assert {(c.dataset, c.method, c.recipe["epochs"]) for c in cells} == {("digits", "bptt", 8)}
+    seq = load_matrix("default", {"methods": ["fptt"]}).cells  # only digits_seq's grid has it
+    assert {c.dataset for c in seq} == {"digits_seq"} and len(seq) == 3
+
+
+def test_narrowing_methods_drops_the_params_of_the_methods_that_left():
+    cells = load_matrix("efficiency", {"methods": ["bptt"]}).cells
+    assert cells and all(c.method == "bptt" and not c.params for c in cells)
+    ckpt = load_matrix("efficiency", {"methods": ["bptt_ckpt"]}).cells
+    assert {c.params.get("segments") for c in ckpt} >= {1, 2, 4}
+
+
 def test_overrides_replace_axes_and_set_recipe_keys():
     m = load_matrix("default", {"methods": ["rate_m"], "timesteps": [3], "seeds": [5],
                                 "recipe": {"epochs": 1}})
