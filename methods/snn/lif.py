@@ -88,6 +88,33 @@ def lif_forward_sequence(
     return s_seq, h_seq
 
 
+def _surrogate_product(grad: torch.Tensor, u: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    """``grad·σ'(u)``, consuming ``u`` (the sigmoid case: two in-place passes and one fused
+    ``sigmoid_backward``)."""
+    if cfg.surrogate == "sigmoid":
+        sig = u.mul_(cfg.alpha).sigmoid_()
+        return torch.ops.aten.sigmoid_backward(grad, sig).mul_(cfg.alpha)
+    return grad * surrogate_grad(u, cfg.surrogate, cfg.alpha)
+
+
+def sequence_backward(grad_s: torch.Tensor, h_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    """``∂L/∂I_t`` of the whole sequence from ``∂L/∂s_t`` and the saved ``H``: the surrogate
+    term of every step at once, then the temporal recursion
+    ``g_t += λ·∂V_t/∂H_t·g_{t+1}`` backward in time (one pass a step when ``∂V_t/∂H_t = 1``)."""
+    u = h_seq - cfg.threshold
+    constant = cfg.reset == "soft" and cfg.detach_reset  # ∂V_t/∂H_t = 1
+    sg = None if constant else surrogate_grad(u, cfg.surrogate, cfg.alpha)
+    grad_x = _surrogate_product(grad_s, u, cfg) if sg is None else grad_s * sg
+    for t in range(h_seq.shape[0] - 2, -1, -1):
+        if sg is None:
+            grad_x[t].add_(grad_x[t + 1], alpha=cfg.decay)
+            continue
+        s = (h_seq[t] >= cfg.threshold).to(h_seq.dtype) if cfg.reset == "hard" else None
+        grad_x[t].add_(grad_x[t + 1] * reset_derivative(h_seq[t], s, sg[t], cfg),
+                       alpha=cfg.decay)
+    return grad_x
+
+
 class _FusedLIF(torch.autograd.Function):
     """All T steps as one node; saves ``H`` only and runs the temporal recursion backward."""
 
@@ -107,18 +134,7 @@ class _FusedLIF(torch.autograd.Function):
         cfg: LIFConfig = ctx.cfg
         if triton_lif.available(h_seq):
             return triton_lif.multi_step_backward(grad_s, h_seq, cfg), None
-        grad_x = torch.empty_like(h_seq)
-        carry = None  # ∂L/∂V_t arriving from H_{t+1} (= λ·∂L/∂H_{t+1})
-        for t in range(h_seq.shape[0] - 1, -1, -1):
-            u = h_seq[t] - cfg.threshold
-            sg = surrogate_grad(u, cfg.surrogate, cfg.alpha)
-            gh = grad_x[t]
-            torch.mul(grad_s[t], sg, out=gh)
-            if carry is not None:
-                s = (u >= 0).to(u.dtype) if cfg.reset == "hard" else None
-                gh.add_(carry * reset_derivative(h_seq[t], s, sg, cfg))
-            carry = gh * cfg.decay
-        return grad_x, None
+        return sequence_backward(grad_s, h_seq, cfg), None
 
 
 def lif_multi_step(x_seq: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:

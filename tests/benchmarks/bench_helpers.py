@@ -9,9 +9,9 @@ from collections.abc import Callable
 import torch
 
 
-def interleaved_medians(candidates: dict[str, Callable[[], object]], rounds: int,
-                        warmup: int = 2) -> dict[str, float]:
-    """Median seconds per call of each candidate, calling them in turn (A B A B …) so that
+def interleaved_samples(candidates: dict[str, Callable[[], object]], rounds: int,
+                        warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of each call of each candidate, calling them in turn (A B A B …) so that
     machine drift affects all alike."""
     for _ in range(warmup):
         for fn in candidates.values():
@@ -22,6 +22,13 @@ def interleaved_medians(candidates: dict[str, Callable[[], object]], rounds: int
             start = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - start)
+    return samples
+
+
+def interleaved_medians(candidates: dict[str, Callable[[], object]], rounds: int,
+                        warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each candidate, timed as :func:`interleaved_samples`."""
+    samples = interleaved_samples(candidates, rounds, warmup)
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
