@@ -56,3 +56,74 @@ def graphed(fn: Callable[[], object], warmup: int = 2) -> Callable[[], None]:
         torch.cuda.synchronize()
 
     return replay
+
+
+Factory = Callable[..., Callable[[], object]]
+"""Builds a candidate in its own process and returns its step (a module-level function, so that
+a spawned process can import it)."""
+
+
+def _serve(factory: Factory, args: tuple[object, ...], threads: int, conn) -> None:
+    """A candidate's process: build it, then time one step per request until told to stop."""
+    torch.set_num_threads(threads)
+    step = factory(*args)
+    conn.send("ready")
+    while conn.recv() == "step":
+        start = time.perf_counter()
+        step()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        conn.send(time.perf_counter() - start)
+    conn.close()
+
+
+class ProcessCandidates:
+    """Each candidate in a process of its own, stepped in turn (A B A B …) from this one.
+
+    In one process the candidates share the memory allocator: glibc's ``malloc`` moves its
+    mmap and trim thresholds with what was freed last, so a step's large buffers are fresh
+    pages (page faults) or reused ones depending on which candidate ran before it. A training
+    run is one method in one process, and so is each candidate here; only one runs at a time,
+    so turns still see the same machine drift."""
+
+    def __init__(self, factories: dict[str, tuple[Factory, tuple[object, ...]]],
+                 threads: int = 2) -> None:
+        ctx = torch.multiprocessing.get_context("spawn")
+        self._conns = {}
+        self._procs = []
+        for name, (factory, args) in factories.items():  # built one after the other
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(factory, args, threads, child), daemon=True)
+            proc.start()
+            if parent.recv() != "ready":
+                raise RuntimeError(f"candidate {name} did not start")
+            self._conns[name] = parent
+            self._procs.append(proc)
+
+    def step(self, name: str) -> float:
+        """Seconds of one step of ``name``, timed in its process."""
+        self._conns[name].send("step")
+        return float(self._conns[name].recv())
+
+    def samples(self, rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+        """Seconds of each step of each candidate, stepped in turn after ``warmup`` rounds."""
+        for _ in range(warmup):
+            for name in self._conns:
+                self.step(name)
+        samples: dict[str, list[float]] = {name: [] for name in self._conns}
+        for _ in range(rounds):
+            for name in self._conns:
+                samples[name].append(self.step(name))
+        return samples
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.send("stop")
+        for proc in self._procs:
+            proc.join(timeout=30)
+
+    def __enter__(self) -> ProcessCandidates:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
