@@ -58,16 +58,16 @@ def graphed(fn: Callable[[], object], warmup: int = 2) -> Callable[[], None]:
     return replay
 
 
-Factory = Callable[..., Callable[[], object]]
-"""Builds a candidate in its own process and returns its step (a module-level function, so that
-a spawned process can import it)."""
+Factory = Callable[..., tuple[Callable[[], object], dict[str, object]]]
+"""Builds a candidate in its own process and returns its step and what it measured while
+building (a module-level function, so that a spawned process can import it)."""
 
 
 def _serve(factory: Factory, args: tuple[object, ...], threads: int, conn) -> None:
     """A candidate's process: build it, then time one step per request until told to stop."""
     torch.set_num_threads(threads)
-    step = factory(*args)
-    conn.send("ready")
+    step, info = factory(*args)
+    conn.send(info)
     while conn.recv() == "step":
         start = time.perf_counter()
         step()
@@ -91,12 +91,13 @@ class ProcessCandidates:
         ctx = torch.multiprocessing.get_context("spawn")
         self._conns = {}
         self._procs = []
+        self.info: dict[str, dict[str, object]] = {}
+        """What each factory measured while building its candidate."""
         for name, (factory, args) in factories.items():  # built one after the other
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=_serve, args=(factory, args, threads, child), daemon=True)
             proc.start()
-            if parent.recv() != "ready":
-                raise RuntimeError(f"candidate {name} did not start")
+            self.info[name] = parent.recv()
             self._conns[name] = parent
             self._procs.append(proc)
 

@@ -55,6 +55,7 @@ from phase_profile import OP_KINDS, PHASES, profile_phases
 
 from benches.cell import Cell
 from benches.execution import StepRunner, prepare_model
+from benches.memory import SavedTensorMeter
 from benches.modes.common import make_optimizer
 from methods import get_method
 
@@ -207,24 +208,36 @@ def batch(T: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, x.unsqueeze(0).expand(T, *x.shape), y
 
 
+def saved_bytes(model: torch.nn.Module, step) -> int:
+    """Peak bytes saved for backward during one call of ``step`` (parameters and buffers
+    excluded), as the efficiency cells measure activation memory."""
+    with SavedTensorMeter(exclude=[*model.parameters(), *model.buffers()]) as meter:
+        step()
+    return meter.peak
+
+
 def candidate(side: str, name: str, T: int):
     """Build one candidate (``side`` ours or official, ``name`` bptt or rate_m) in the calling
-    process and return its training iteration; run by :class:`ProcessCandidates`."""
+    process; return its training iteration and the activation memory one iteration saved for
+    backward. Run by :class:`ProcessCandidates`."""
     warnings.filterwarnings("ignore", message="Full backward hook is firing")
     x, x_seq, y = batch(T)
     if side == "ours":
-        _, _, runner = build_ours(name, T)
-        return lambda: our_step(runner, x_seq, y)
-    site = os.environ.get("BENCHES_PEER_SITE")
-    o = load_official(Path(os.environ["BENCHES_PEER_RATEBP"]).resolve(),
-                      Path(site).resolve() if site else None)
-    model, opt, loss_fn = build_official(o, name == "rate_m", T)
-    return lambda: official_step(o, model, opt, loss_fn, x, y, T)
+        _, model, runner = build_ours(name, T)
+        step = lambda: our_step(runner, x_seq, y)  # noqa: E731
+    else:
+        site = os.environ.get("BENCHES_PEER_SITE")
+        o = load_official(Path(os.environ["BENCHES_PEER_RATEBP"]).resolve(),
+                          Path(site).resolve() if site else None)
+        model, opt, loss_fn = build_official(o, name == "rate_m", T)
+        step = lambda: official_step(o, model, opt, loss_fn, x, y, T)  # noqa: E731
+    return step, {"saved_mib": saved_bytes(model, step) / 2**20}
 
 
-def markdown_row(T: int, medians: dict[str, float], samples: dict[str, list[float]]) -> str:
+def markdown_row(T: int, medians: dict[str, float], samples: dict[str, list[float]],
+                 saved: dict[str, float]) -> str:
     """The README benchmark table's row for one T: median (min–max) ms of the four, the two
-    ratios ours / official and the two speedups over bptt."""
+    ratios ours / official, the two speedups over bptt and rate_m's activation memory."""
     def cell(k: str) -> str:
         v = samples[k]
         return f"{1e3 * medians[k]:.0f} ({1e3 * min(v):.0f}–{1e3 * max(v):.0f})"
@@ -233,7 +246,8 @@ def markdown_row(T: int, medians: dict[str, float], samples: dict[str, list[floa
          for side in ("ours", "official")}
     return (f"| {DEVICE.type}, T = {T}, batch {B} | {cell('ours_bptt')} | "
             f"{cell('official_bptt')} | {cell('ours_rate_m')} | {cell('official_rate_m')} | "
-            f"{r['bptt']:.2f} / {r['rate_m']:.2f} | {s['ours']:.2f} / {s['official']:.2f} |")
+            f"{r['bptt']:.2f} / {r['rate_m']:.2f} | {s['ours']:.2f} / {s['official']:.2f} | "
+            f"{saved['ours_rate_m']:.0f} / {saved['official_rate_m']:.0f} |")
 
 
 @pytest.mark.parametrize("T", TS)
@@ -243,6 +257,7 @@ def test_speedup_over_bptt_against_official(official, benchmark, T):
     with ProcessCandidates(factories, threads=2) as candidates:
         samples = candidates.samples(rounds=ROUNDS, warmup=WARMUP)
         benchmark.pedantic(lambda: candidates.step("ours_rate_m"), rounds=1, iterations=1)
+    saved = {k: float(info["saved_mib"]) for k, info in candidates.info.items()}
     medians = {k: statistics.median(v) for k, v in samples.items()}
     speedup_ours = medians["ours_bptt"] / medians["ours_rate_m"]
     speedup_official = medians["official_bptt"] / medians["official_rate_m"]
@@ -253,16 +268,18 @@ def test_speedup_over_bptt_against_official(official, benchmark, T):
         official_spikingjelly=official.sj_version, speedup_ours=speedup_ours,
         speedup_official=speedup_official, **{f"{k}_ms": 1e3 * v for k, v in medians.items()},
         **{f"{k}_spread_ms": [1e3 * min(v), 1e3 * max(v)] for k, v in samples.items()},
-        **{f"{k}_ours_over_official": v for k, v in ratios.items()})
+        **{f"{k}_ours_over_official": v for k, v in ratios.items()},
+        **{f"{k}_saved_mib": v for k, v in saved.items()})
     print(f"\nT={T} B={B} {DEVICE.type}, median (min–max) ms over {ROUNDS} interleaved rounds, "
           "one process each:")
     for name, times in samples.items():
         print(f"  {name:<16} {1e3 * medians[name]:8.1f} ({1e3 * min(times):.1f}–"
-              f"{1e3 * max(times):.1f})")
+              f"{1e3 * max(times):.1f}); saved for backward {saved[name]:.0f} MiB")
     print(f"  ours / official: bptt {ratios['bptt']:.2f}, rate_m {ratios['rate_m']:.2f}; "
           f"speedup over own bptt: ours {speedup_ours:.2f}, official {speedup_official:.2f}")
-    print("  README row: " + markdown_row(T, medians, samples))
+    print("  README row: " + markdown_row(T, medians, samples, saved))
     assert speedup_ours >= speedup_official
+    assert saved["ours_rate_m"] <= saved["official_rate_m"]
     if not CUDA:  # the CPU targets of the rate-BP speed issue: keep a margin, both methods
         assert ratios["rate_m"] <= 0.9 and ratios["bptt"] <= 0.9
 
