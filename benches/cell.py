@@ -14,6 +14,13 @@ from typing import Any
 MODES = ("train", "efficiency", "alignment")
 DEVICES = ("cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+
+THREADS_ENV = "BENCHES_CELL_THREADS"
+"""torch threads for a cell that does not fix its own (set by executors that share a host)."""
+DEFAULT_TIMEOUT_S = 1800.0
+"""Seconds a cell may run when neither its matrix nor ``--timeout`` says otherwise."""
+MEMORY_ENV = "BENCHES_CELL_MEMORY_LIMIT"
+"""Bytes a cell process may map beyond what it holds when the cell starts (``--memory-limit``)."""
 KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False}
 """Fields added after schema version 1: at these values they stay out of the key, so records
 written before them keep their names (and ``--resume`` still finds them)."""

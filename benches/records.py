@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomically
-from .cell import Cell
+from benches.atomic import write_atomically
+from benches.cell import Cell
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout", "oom", "diverged", "skipped")

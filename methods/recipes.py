@@ -80,7 +80,7 @@ class Recipe:
     # fresh optimizer and schedule on the previous stage's weights. Empty: one stage.
     stages: tuple[dict[str, Any], ...] = ()
     # evaluation: BatchNorm statistics from the training-time moving averages ("running") or
-    # recomputed with the final weights before each evaluation ("precise", benches.modes.precise_bn)
+    # recomputed with the final weights before each evaluation ("precise", precise_bn mode)
     bn_stats: str = "precise"
     # measurement protocol
     warmup_iters: int = 3

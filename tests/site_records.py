@@ -8,7 +8,7 @@ from helpers import make_cell
 
 from benches.cell import Cell
 from benches.records import make_record, write_record
-from benches.worker import about
+from benches.worker.cell_process import about
 
 EVIL = "<script>alert(1)</script>"
 ENV = {"device_name": "test-cpu", "cpu_model": "test-cpu", "cpu_count": 2, "torch_threads": 2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import BUILTIN_METHODS, make_cell
 
-from benches.execute import execute
+from benches.worker.setup import execute
 from datasets import get_dataset
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from helpers import make_cell
 
-from benches.execute import execute
-from benches.modes.alignment import compare
+from benches.worker.modes.alignment import compare
+from benches.worker.setup import execute
 
 
 def alignment(name: str, T: int, **params) -> dict:

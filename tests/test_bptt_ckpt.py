@@ -10,7 +10,7 @@ import torch
 from helpers import make_cell
 from torch import nn
 
-from benches.memory import SavedTensorMeter
+from benches.measure.memory import SavedTensorMeter
 from methods import get_method
 from methods.architectures.resnet import cifar_resnet
 from methods.bptt_ckpt import BPTTCheckpoint, is_neuron

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from helpers import REPO, make_cell
 
-from benches import checkpoint
-from benches.execute import execute
+from benches.worker import checkpoint
+from benches.worker.setup import execute
 
 EXACT = ("test_top1", "test_top1_curve", "train_loss_curve", "firing_rates", "mean_firing_rate",
          "activation_bytes", "iterations")
@@ -74,7 +74,8 @@ def test_a_killed_cell_resumes_to_the_result_of_an_uninterrupted_run(tmp_path):
         assert again[key] == whole[key], key
 
     folder = tmp_path / "killed"
-    code = ("import json, sys; from benches.cell import Cell; from benches.execute import execute;"
+    code = ("import json, sys; from benches.cell import Cell;"
+            " from benches.worker.setup import execute;"
             " execute(Cell.from_dict(json.loads(sys.argv[1])), checkpoint_dir=sys.argv[2])")
     proc = subprocess.Popen(
         [sys.executable, "-c", code, json.dumps(cell.to_dict()), str(folder)],

@@ -9,8 +9,8 @@ import sys
 
 from helpers import plugin_package
 
-from benches.claims import claim, claim_path
 from benches.records import read_record
+from benches.run.claims import claim, claim_path
 
 COUNTING = '''
 import os

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO, make_cell, plugin_package, run_cli
 
-from benches.cli import main
-from benches.runner import _run_in_subprocess
+from benches.commands import main
+from benches.run.job import _run_in_subprocess
 
 PLUGIN = '''
 import os, time

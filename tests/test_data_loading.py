@@ -10,9 +10,9 @@ import torch
 from helpers import make_cell
 from torch.utils.data import DataLoader, Dataset, TensorDataset, get_worker_info
 
-from benches.loading import WORKERS_ENV, Batches, batches, data_workers
 from benches.records import read_record, record_path
-from benches.worker import run_cell
+from benches.worker.cell_process import run_cell
+from benches.worker.loading import WORKERS_ENV, Batches, batches, data_workers
 
 
 class Augmented(Dataset):

@@ -6,7 +6,7 @@ from helpers import make_cell
 
 from benches.records import read_record, record_path
 from benches.site import render_site
-from benches.worker import run_cell
+from benches.worker.cell_process import run_cell
 from methods.bptt import BPTT
 
 

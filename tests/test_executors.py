@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from helpers import REPO, plugin_package, run_cli
 
-from benches.executors import SlurmExecutor
-from benches.matrix import load_matrix
-from benches.runner import run_cells
+from benches.plan.matrix import load_matrix
+from benches.run.executors import SlurmExecutor
+from benches.run.runner import run_cells
 
 pytest.importorskip("ray")
 pytest.importorskip("submitit")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from helpers import plugin_package
 
-from benches.presence import announced, others, process_alive
+from benches.measure.presence import announced, others, process_alive
 from benches.records import read_record
 
 PLUGIN = '''
@@ -182,7 +182,7 @@ def test_disk_full_while_writing_a_record_stops_the_run_and_resume_completes(tmp
 
 def test_cells_running_beside_each_other_are_seen(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHES_CELLS_DIR", str(tmp_path / "cells"))
-    code = ("from benches.presence import announced; import time, sys\n"
+    code = ("from benches.measure.presence import announced; import time, sys\n"
             "with announced():\n    print('in', flush=True); time.sleep(60)\n")
     other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "BENCHES_CELLS_DIR": str(tmp_path / "cells")})

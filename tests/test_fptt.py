@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from helpers import make_cell
 from torch import nn
 
-from benches import checkpoint
-from benches.execute import execute
+from benches.worker import checkpoint
+from benches.worker.setup import execute
 from datasets import get_dataset
 from methods import get_method
 from methods.fptt import FPTT

@@ -8,8 +8,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benches.cli import main
-from benches.matrix import AXES, SCALARS
+from benches.commands import main
+from benches.plan.matrix import AXES, SCALARS
 from benches.records import load_records
 
 NAMES = ["bptt", "sltt_k", "rate_m", "digits", "digits_seq", "nope", "torch", "cpu", "cuda",

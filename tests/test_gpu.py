@@ -15,9 +15,9 @@ import torch
 from helpers import BUILTIN_METHODS, make_cell
 
 from benches.cell import Cell
-from benches.execution import StepRunner, prepare_input, prepare_model
-from benches.modes.common import make_optimizer
-from benches.profiling import profile_iteration
+from benches.measure.profiling import profile_iteration
+from benches.worker.modes.common import make_optimizer
+from benches.worker.step_runner import StepRunner, prepare_input, prepare_model
 from methods import get_method
 
 pytestmark = [

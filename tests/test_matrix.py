@@ -6,7 +6,7 @@ import pytest
 from helpers import BUILTIN_METHODS
 
 from benches.errors import UserError
-from benches.matrix import load_matrix, packaged_matrices
+from benches.plan.matrix import load_matrix, packaged_matrices
 
 
 def test_default_matrix_covers_every_method_on_both_embedded_datasets():

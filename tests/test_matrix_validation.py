@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from benches.cli import main
+from benches.commands import main
 
 BASE = 'description = "x"\n[[grid]]\nmethods = ["sltt_k"]\ndatasets = ["digits"]\n'
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import make_cell
 
-from benches.execute import execute
-from benches.provenance import environment
-from benches.timing import IterationTimer, iqr
+from benches.measure.provenance import environment
+from benches.measure.timing import IterationTimer, iqr
+from benches.worker.setup import execute
 
 
 @pytest.mark.parametrize("name", ["bptt", "rate_m", "ottt_a"])
@@ -85,7 +85,7 @@ def test_the_host_name_is_recorded_only_on_request(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHES_CELLS_DIR", str(tmp_path / "cells"))  # no other cell announced
 
     from benches.records import read_record, record_path
-    from benches.worker import run_cell
+    from benches.worker.cell_process import run_cell
 
     cell = make_cell("bptt", timesteps=2, epochs=1, augment=[])
     run_cell(cell.to_dict(), str(tmp_path / "a"), command="python -m benches run --matrix m")

@@ -9,7 +9,7 @@ import torch
 from helpers import BUILTIN_METHODS, make_cell
 from torch import nn
 
-from benches.memory import SavedTensorMeter
+from benches.measure.memory import SavedTensorMeter
 from methods import get_method
 
 N = 1000  # float32 elements → 4000 bytes

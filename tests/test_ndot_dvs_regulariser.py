@@ -36,7 +36,7 @@ from helpers import make_cell
 from test_ndot_official import counterparts, parameter_of, relative
 from torch import nn
 
-from benches.modes.common import make_optimizer
+from benches.worker.modes.common import make_optimizer
 from methods import get_method
 from methods.base import NULL_TIMER, Method
 from methods.ndot_o import ParameterDifference

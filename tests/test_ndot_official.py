@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from helpers import make_cell
 from torch import nn
 
-from benches.modes.common import make_optimizer
+from benches.worker.modes.common import make_optimizer
 from methods import Method, get_method
 from methods.snn.ndot_trace import NDOTTraceNeuron
 

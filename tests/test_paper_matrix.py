@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import BUILTIN_METHODS
 
-from benches.matrix import load_matrix
+from benches.plan.matrix import load_matrix
 from datasets import get_dataset
 from methods import get_method
 from methods.architectures import get_architecture, list_architectures

@@ -14,7 +14,7 @@ from test_datasets_cifar10_dvs import PER_CLASS, events, reference_frames, write
 from test_datasets_dvs_gesture import RECORDINGS, write_aedat
 from torchvision.transforms import InterpolationMode, v2
 
-from benches.execute import support
+from benches.worker.setup import support
 from datasets import DatasetUnavailable, get_dataset
 from datasets import cifar10_dvs as c10
 from datasets.transforms import Cutout, RandomRoll, ToolboxCutout

@@ -27,11 +27,11 @@ from test_datasets_imagenet import write_tree
 from torch import nn
 from torchvision.transforms import v2
 
-import benches.modes.train as train_mode
+import benches.worker.modes.train as train_mode
 from benches.cell import Cell
-from benches.matrix import load_matrix
-from benches.modes import precise_bn
-from benches.modes.common import build_model
+from benches.plan.matrix import load_matrix
+from benches.worker.modes import precise_bn
+from benches.worker.modes.common import build_model
 from datasets import cifar10_dvs as c10dvs
 from datasets import get_dataset
 from datasets.event_frames import frame_side

@@ -8,7 +8,7 @@ from site_records import ENV
 
 from benches.records import make_record, write_record
 from benches.site import render_site
-from benches.worker import about
+from benches.worker.cell_process import about
 from methods import get_method
 from methods.paper_recipes import (
     ONLY_FOR,

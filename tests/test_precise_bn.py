@@ -1,4 +1,4 @@
-"""Precise BatchNorm statistics for evaluation (``bn_stats``, benches.modes.precise_bn)."""
+"""Precise BatchNorm statistics for evaluation (``bn_stats``, benches.worker.modes.precise_bn)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from helpers import make_cell
 from torch import nn
 
-from benches.loading import Batches
-from benches.modes import precise_bn
-from benches.modes.common import build_model, evaluate
+from benches.worker.loading import Batches
+from benches.worker.modes import precise_bn
+from benches.worker.modes.common import build_model, evaluate
 from datasets import get_dataset
 from methods import get_method
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from benches.profiling import busy_metrics, device_activity, union_length
+from benches.measure.profiling import busy_metrics, device_activity, union_length
 
 
 def event(name, start, end, device=torch.autograd.DeviceType.CUDA):

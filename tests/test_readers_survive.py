@@ -6,7 +6,7 @@ import json
 
 from site_records import write_site_records
 
-from benches.cli import main
+from benches.commands import main
 
 
 def spoil(folder) -> dict[str, str]:

@@ -8,7 +8,7 @@ import torch
 from helpers import REPO, library_lacking
 
 from benches.cell import Cell
-from benches.execute import execute
+from benches.worker.setup import execute
 from methods.base import METHODS
 from methods.libraries.base import LIBRARIES
 from methods.libraries.capabilities import MULTI_STEP

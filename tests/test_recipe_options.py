@@ -6,7 +6,7 @@ import pytest
 from helpers import make_cell
 from torch import nn
 
-from benches.execute import support
+from benches.worker.setup import support
 from methods import get_method
 from methods.recipes import COMMON
 from methods.snn.layers import SequenceDropout

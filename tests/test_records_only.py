@@ -16,7 +16,7 @@ from site_records import ENV, write_site_records
 
 from benches.cell import Cell
 from benches.records import make_record, write_record
-from benches.worker import about
+from benches.worker.cell_process import about
 
 BLOCKED = ("torch", "methods", "datasets")
 
@@ -36,7 +36,7 @@ class Blocker:
 
 
 sys.meta_path.insert(0, Blocker())
-from benches.cli import main
+from benches.commands import main
 
 try:
     status = main(sys.argv[1:])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from helpers import make_cell
 
-from benches.cli import main
+from benches.commands import main
 from benches.records import make_record, write_record
-from benches.report import Fit, fit_scaling, verdict
-from benches.worker import about
+from benches.report.scaling import Fit, fit_scaling, verdict
+from benches.worker.cell_process import about
 
 TS = [1, 2, 4, 8, 16]
 

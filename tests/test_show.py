@@ -11,7 +11,7 @@ import pytest
 from helpers import make_cell
 
 from benches.cell import Cell
-from benches.cli import main
+from benches.commands import main
 from benches.records import make_record, write_record
 
 NUMBER = re.compile(r"\d+\.\d+( ± \d+\.\d+)?")

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from site_records import write_site_records
 
-from benches.cli import main
+from benches.commands import main
 from benches.schema import METRICS, accuracy_digits
 from benches.site import render_site
 from benches.site.leaderboard import Value, interval, mark_best

@@ -6,8 +6,8 @@ import pytest
 import torch
 from helpers import make_cell
 
-import benches.modes.train as train_mode
-from benches.execute import execute
+import benches.worker.modes.train as train_mode
+from benches.worker.setup import execute
 from methods.recipes import COMMON
 
 STAGES = [{"epochs": 2, "timesteps": 2, "lr": 0.05, "weight_decay": 1e-4},

@@ -11,7 +11,7 @@ import torch
 from helpers import REPO, make_cell
 from torch import nn
 
-from benches.firing import firing_rates
+from benches.measure.firing import firing_rates
 from methods import get_method
 from methods.libraries import SpikingNeuron, get_library
 from methods.libraries.torch import TorchLIF

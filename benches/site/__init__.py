@@ -19,14 +19,14 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from ..aggregate import records_frame, seed_summary
-from ..atomic import write_atomically
-from ..errors import UserError
-from ..records import load_records
-from ..schema import METRICS
-from .content import SiteContent, build_content
-from .leaderboard import slugify
-from .markdown import write_markdown
+from benches.atomic import write_atomically
+from benches.errors import UserError
+from benches.records import load_records
+from benches.report.frames import records_frame, seed_summary
+from benches.schema import METRICS
+from benches.site.content import SiteContent, build_content
+from benches.site.leaderboard import slugify
+from benches.site.markdown import write_markdown
 
 __all__ = ["render_site", "SiteContent"]
 

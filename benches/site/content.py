@@ -9,14 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from .. import report
-from ..aggregate import GROUP, SETTING, env_id, method_label
-from ..recipe_view import format_value, recipe_rows
-from ..report import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
-from ..schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number
-from ..tables import PROBLEM_HEADERS, problems
-from . import plots
-from .leaderboard import (
+from benches.report import scaling as report
+from benches.report.frames import GROUP, SETTING, env_id, method_label
+from benches.report.recipe_view import format_value, recipe_rows
+from benches.report.scaling import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
+from benches.report.tables import PROBLEM_HEADERS, problems
+from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number
+from benches.site import plots
+from benches.site.leaderboard import (
     INTERVAL_NOTE,
     TEXT_COLUMNS,
     Board,
@@ -26,7 +26,7 @@ from .leaderboard import (
     mark_best,
     slugify,
 )
-from .reproduction import reproduction
+from benches.site.reproduction import reproduction
 
 SCALING = ("time_per_iter_s", *CLAIM_OF)
 """Metrics plotted against T: the time per iteration and those judged against a claim."""

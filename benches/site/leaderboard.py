@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
-from ..aggregate import GROUP, contended, contention
-from ..schema import LEADERBOARD, METRICS, Metric, accuracy_digits
-from ..tables import TEXT_COLUMNS, median_test_samples
+from benches.report.frames import GROUP, contended, contention
+from benches.report.tables import TEXT_COLUMNS, median_test_samples
+from benches.schema import LEADERBOARD, METRICS, Metric, accuracy_digits
 
 CONFIDENCE = 0.95
 PERCENT = f"{CONFIDENCE * 100:g} %"

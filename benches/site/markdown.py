@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from ..atomic import write_atomically
-from ..schema import METRICS
-from .leaderboard import PERCENT
+from benches.atomic import write_atomically
+from benches.schema import METRICS
+from benches.site.leaderboard import PERCENT
 
 if TYPE_CHECKING:
-    from .content import SiteContent
+    from benches.site.content import SiteContent
 
 
 def _cell(text: str) -> str:

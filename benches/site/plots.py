@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from ..report import fit_scaling  # noqa: E402
-from ..schema import METRICS, number  # noqa: E402
+from benches.report.scaling import fit_scaling  # noqa: E402
+from benches.schema import METRICS, number  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-from ..schema import METRICS, accuracy_digits, number
+from benches.schema import METRICS, accuracy_digits, number
 
 # A published row may name a method family when the paper does not say which variant it ran.
 VARIANTS = {"rate": ("rate_m", "rate_s"), "ottt": ("ottt_a", "ottt_o")}

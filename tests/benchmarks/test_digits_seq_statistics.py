@@ -6,9 +6,9 @@ times per batch). Row-coded input has different statistics on every row, so eval
 moving averages disagrees with every step the network was trained on. This benchmark trains the
 default matrix's digits_seq cells twice, with ``bn_stats = "running"`` (the moving averages, as
 the official codes evaluate) and ``"precise"`` (recomputed with the final weights, the common
-track's choice; :mod:`benches.modes.precise_bn`). Claim: with precise statistics every seed std
-is ≤ 2 pp and the per-step methods gain more than 3 pp; bptt (BatchNorm over all steps at once)
-moves by less than 1.5 pp.
+track's choice; :mod:`benches.worker.modes.precise_bn`). Claim: with precise statistics every
+seed std is ≤ 2 pp and the per-step methods gain more than 3 pp; bptt (BatchNorm over all steps
+at once) moves by less than 1.5 pp.
 
 Run: ``pytest tests/benchmarks/test_digits_seq_statistics.py --benchmark-only -s`` (about 2
 minutes on 2 cores).
@@ -20,8 +20,8 @@ import statistics
 
 import torch
 
-from benches.execute import execute
-from benches.matrix import load_matrix
+from benches.plan.matrix import load_matrix
+from benches.worker.setup import execute
 
 METHODS = ("sltt", "sltt_k", "rate_s", "bptt")
 PROTOCOLS = ("running", "precise")

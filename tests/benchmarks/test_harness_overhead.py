@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from bench_helpers import interleaved_medians, set_threads
 
 from benches.cell import Cell
-from benches.timing import IterationTimer
+from benches.measure.timing import IterationTimer
 from datasets import get_dataset
 from methods import get_method
 from methods.snn.functional import set_step_mode

@@ -54,9 +54,9 @@ from bench_helpers import ProcessCandidates, set_threads
 from phase_profile import OP_KINDS, PHASES, profile_phases
 
 from benches.cell import Cell
-from benches.execution import StepRunner, prepare_model
-from benches.memory import SavedTensorMeter
-from benches.modes.common import make_optimizer
+from benches.measure.memory import SavedTensorMeter
+from benches.worker.modes.common import make_optimizer
+from benches.worker.step_runner import StepRunner, prepare_model
 from methods import get_method
 
 SHAPE, CLASSES = (3, 32, 32), 10

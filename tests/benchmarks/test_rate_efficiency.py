@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from bench_helpers import graphed, interleaved_medians, set_threads
 
 from benches.cell import Cell
-from benches.execution import prepare_input, prepare_model
-from benches.memory import SavedTensorMeter
+from benches.measure.memory import SavedTensorMeter
+from benches.worker.step_runner import prepare_input, prepare_model
 from methods import forward_sequence, get_method
 
 B, SHAPE, CLASSES = 16, (3, 32, 32), 10

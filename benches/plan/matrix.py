@@ -1,0 +1,367 @@
+"""Matrices: TOML files that expand into cells.
+
+A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table and one or more
+``[[grid]]`` tables. Each grid is the product of its axes (lists), on top of the defaults::
+
+    description = "digits, every method"
+    timeout_s = 900
+
+    [defaults]
+    libraries = ["torch"]
+    seeds = [0, 1]
+
+    [[grid]]
+    methods = ["bptt", "rate_m"]
+    datasets = ["digits"]          # architectures default to each dataset's own
+    timesteps = [2, 4, 8]
+    tracks = ["common"]            # recipe tracks: common and/or paper
+    recipe = { epochs = 10 }       # overrides on top of track recipe and dataset defaults
+    params = { k = [1, 2] }        # method parameters (grid), for methods that declare them
+
+Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks,
+precision (fp32 | bf16), compile (false | true).
+Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, and
+``rows = "published"`` (with ``tracks = ["paper"]``): each method runs, per dataset, the
+architecture and T points of its own published setup (``methods/paper_recipes.toml``), with
+its published method parameters and precision; ``architectures`` and ``timesteps``, if given,
+filter those points. On the ``paper`` track a method with no published setup on a dataset
+gets no cell there (it runs on the common track only).
+
+``include = ["paper", "efficiency"]`` adds the cells of other matrices (packaged names or
+paths), each keeping its own timeout; a matrix may then have no grid of its own. An
+``[executor]`` table holds defaults for the executor flags (e.g. Slurm's ``partition``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from benches.cell import DEFAULT_TIMEOUT_S, DEVICES, MODES, PRECISIONS, Cell
+from benches.errors import UserError
+from datasets import get_dataset, list_datasets
+from methods import get_method, list_methods
+from methods.architectures import list_architectures
+from methods.libraries import DEFAULT_LIBRARY, get_library, list_libraries
+from methods.paper_recipes import paper_setup
+from methods.recipes import TRACKS
+
+AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
+        "tracks", "precision", "compile")
+SCALARS = ("mode", "device", "threads", "rows")
+TABLES = ("recipe", "params")
+TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
+
+
+@dataclass
+class Matrix:
+    name: str
+    description: str
+    timeout_s: float
+    cells: list[Cell]
+    source: str
+    timeouts: dict[str, float] = field(default_factory=dict)
+    """Cell key → timeout, for cells that came from an included matrix."""
+    executor: dict[str, Any] = field(default_factory=dict)
+    """The matrix's ``[executor]`` table (defaults for the executor flags)."""
+
+    def timeout_for(self, cell: Cell) -> float:
+        return self.timeouts.get(cell.key(), self.timeout_s)
+
+
+def packaged_matrices() -> dict[str, str]:
+    """Name → TOML text of the matrices shipped with the suite."""
+    folder = resources.files("benches.plan") / "matrices"
+    return {
+        entry.name[: -len(".toml")]: entry.read_text()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
+
+
+NAMED_AXES = ("methods", "datasets", "libraries")
+"""Axes an override narrows (when the matrix names all its values) or else replaces."""
+
+
+def load_matrix(name_or_path: str, overrides: dict[str, Any] | None = None,
+                _including: tuple[str, ...] = ()) -> Matrix:
+    """Load a packaged matrix by name or a user's matrix file by path, and expand it.
+
+    ``overrides`` set axes in every grid, set scalars (``device``, ``threads``) or add recipe
+    keys (``recipe``: dict). ``methods``, ``datasets`` and ``libraries`` narrow the matrix
+    when it names every value given (each grid keeps the ones it has; a grid with none is
+    left out), and else replace that axis in every grid (a plug-in method run through a
+    packaged design). ``timesteps``, ``seeds``, ``precision`` and ``compile`` replace.
+    """
+    data, source, name = _read(name_or_path)
+    if name in _including:
+        raise UserError(f"matrix {source} includes itself (through {' → '.join(_including)})")
+    overrides = dict(overrides or {})
+    if not _including:
+        overrides["narrow"] = _narrowed_axes(name_or_path, overrides)
+    return expand(name, data, source, overrides, (*_including, name))
+
+
+def _read(name_or_path: str) -> tuple[dict, str, str]:
+    """(parsed TOML, source shown in errors, matrix name)."""
+    shipped = packaged_matrices()
+    if name_or_path in shipped:
+        text, source, name = shipped[name_or_path], f"benches/matrices/{name_or_path}.toml", \
+            name_or_path
+    elif name_or_path.endswith(".toml") or os.sep in name_or_path:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise UserError(f"matrix file {name_or_path} does not exist")
+        text, source, name = path.read_text(), str(path), path.stem
+    else:
+        raise UserError(
+            f"unknown matrix {name_or_path!r} (known: {', '.join(sorted(shipped))}; "
+            "or pass the path of a .toml file)"
+        )
+    try:
+        return tomllib.loads(text), source, name
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"matrix {source} is not valid TOML: {exc}") from None
+
+
+def _named_values(name_or_path: str, axis: str, seen: tuple[str, ...] = ()) -> set:
+    """Every value a matrix and the ones it includes give ``axis`` (defaults included)."""
+    data, _, name = _read(name_or_path)
+    if name in seen or not isinstance(data, dict):
+        return set()
+    defaults = data.get("defaults", {}) if isinstance(data.get("defaults"), dict) else {}
+    fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
+    values: set = set()
+    for grid in data.get("grid", []) if isinstance(data.get("grid"), list) else []:
+        if isinstance(grid, dict):
+            got = grid.get(axis, defaults.get(axis, fallback))
+            values.update(got if isinstance(got, list) else [got])
+    for other in data.get("include", []) if isinstance(data.get("include"), list) else []:
+        values |= _named_values(str(other), axis, (*seen, name))
+    return values
+
+
+def _narrowed_axes(name_or_path: str, overrides: dict[str, Any]) -> dict[str, list]:
+    """The named-axis overrides that narrow this matrix (it names all their values)."""
+    return {axis: overrides[axis] for axis in NAMED_AXES
+            if overrides.get(axis) is not None
+            and set(overrides[axis]) <= _named_values(name_or_path, axis)}
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)} "
+                        f"(allowed: {', '.join(allowed)})")
+
+
+def _as_list(value: Any, key: str, where: str) -> list:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise UserError(f"{where}: {key} is empty")
+    seen: set[str] = set()
+    for v in values:
+        if repr(v) in seen:
+            raise UserError(f"{where}: {key} lists {v!r} twice")
+        seen.add(repr(v))
+    return values
+
+
+def _check_params(params: dict, methods: list[str], where: str) -> None:
+    """Every parameter belongs to some method of the grid, with values that method declares."""
+    for key, value in params.items():
+        owners = [m for m in methods if key in get_method(m).parameters]
+        if not owners:
+            declared = sorted({f"{m}.{p}" for m in methods for p in get_method(m).parameters})
+            raise UserError(f"{where}: params.{key} is not a parameter of "
+                            f"{', '.join(methods)} (declared: {', '.join(declared) or 'none'})")
+        for method in owners:
+            allowed = get_method(method).parameters[key]
+            for v in _as_list(value, f"params.{key}", where):
+                if v not in allowed or isinstance(v, bool) != any(
+                        isinstance(a, bool) for a in allowed):
+                    raise UserError(f"{where}: params.{key} = {v!r} is not one of {method}'s "
+                                    f"values {', '.join(map(repr, allowed))}")
+
+
+def _check_names(values: list, known: list[str], kind: str, where: str) -> None:
+    for value in values:
+        if value not in known:
+            raise UserError(f"{where}: unknown {kind} {value!r} (known: {', '.join(known)})")
+
+
+def validate_timesteps(values: list, where: str) -> list[int]:
+    for t in values:
+        if isinstance(t, bool) or not isinstance(t, int) or t <= 0:
+            raise UserError(f"{where}: timesteps must be positive integers, got {t!r}")
+    return values
+
+
+def expand(name: str, data: dict, source: str, overrides: dict[str, Any],
+           including: tuple[str, ...] = ()) -> Matrix:
+    """Cells of a parsed matrix (validated; duplicates removed, order kept)."""
+    if not isinstance(data, dict):
+        raise UserError(f"matrix {source}: expected a TOML table")
+    _check_keys(data, TOP_LEVEL, f"matrix {source}")
+    defaults = data.get("defaults", {})
+    grids = data.get("grid", [])
+    include = data.get("include", [])
+    executor = data.get("executor", {})
+    if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
+        raise UserError(f"matrix {source}: include must be a list of matrix names or paths")
+    if not isinstance(executor, dict):
+        raise UserError(f"matrix {source}: [executor] must be a table")
+    if not isinstance(defaults, dict) or not isinstance(grids, list) or not (grids or include):
+        raise UserError(f"matrix {source}: needs at least one [[grid]] table (or an include)")
+    allowed = AXES + SCALARS + TABLES
+    _check_keys(defaults, allowed, f"matrix {source} [defaults]")
+    cells: dict[str, Cell] = {}
+    timeouts: dict[str, float] = {}
+    for other in include:
+        part = load_matrix(other, overrides, including)
+        for cell in part.cells:
+            if cells.setdefault(cell.key(), cell) is cell:
+                timeouts[cell.key()] = part.timeout_for(cell)
+        executor = {**part.executor, **executor}
+    for i, grid in enumerate(grids, 1):
+        where = f"matrix {source} grid {i}"
+        if not isinstance(grid, dict):
+            raise UserError(f"{where}: expected a table")
+        _check_keys(grid, allowed, where)
+        spec = {**defaults, **grid}
+        spec["recipe"] = {**defaults.get("recipe", {}), **grid.get("recipe", {}),
+                          **overrides.get("recipe", {})}
+        spec["params"] = {**defaults.get("params", {}), **grid.get("params", {})}
+        if not _apply_overrides(spec, overrides):
+            continue
+        for cell in _grid_cells(spec, where):
+            cells.setdefault(cell.key(), cell)
+    timeout = data.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise UserError(f"matrix {source}: timeout_s must be a positive number")
+    return Matrix(name, str(data.get("description", "")), float(timeout), list(cells.values()),
+                  source, timeouts, executor)
+
+
+def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
+    """Set a grid's axes from the overrides; False when narrowing leaves the grid empty.
+
+    Where the methods changed, parameters none of the remaining methods declares go (they
+    belonged to the methods that left).
+    """
+    narrow = overrides.get("narrow", {})
+    for axis, wanted in narrow.items():
+        fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
+        have = spec.get(axis, fallback)
+        spec[axis] = [v for v in (have if isinstance(have, list) else [have]) if v in wanted]
+        if not spec[axis]:
+            return False
+    for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
+                "threads", "precision", "compile"):
+        if key not in narrow and overrides.get(key) is not None:
+            spec[key] = overrides[key]
+    if overrides.get("methods") is not None:
+        methods = [m for m in spec.get("methods", []) if m in list_methods()]
+        spec["params"] = {k: v for k, v in spec["params"].items()
+                          if any(k in get_method(m).parameters for m in methods)}
+    return True
+
+
+def _grid_cells(spec: dict, where: str) -> list[Cell]:
+    methods = _as_list(spec.get("methods", []), "methods", where)
+    datasets = _as_list(spec.get("datasets", []), "datasets", where)
+    _check_names(methods, list_methods(), "method", where)
+    _check_names(datasets, list_datasets(), "dataset", where)
+    libraries = _as_list(spec.get("libraries", [DEFAULT_LIBRARY]), "libraries", where)
+    _check_names(libraries, list_libraries(), "library", where)
+    architectures = spec.get("architectures")
+    if architectures is not None:
+        architectures = _as_list(architectures, "architectures", where)
+        _check_names(architectures, list_architectures(), "architecture", where)
+    timesteps = validate_timesteps(_as_list(spec.get("timesteps", [4]), "timesteps", where),
+                                   where)
+    seeds = _as_list(spec.get("seeds", [0]), "seeds", where)
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise UserError(f"{where}: seeds must be integers")
+    tracks = _as_list(spec.get("tracks", ["common"]), "tracks", where)
+    _check_names(tracks, list(TRACKS), "track", where)
+    mode = spec.get("mode", "train")
+    _check_names([mode], list(MODES), "mode", where)
+    device = spec.get("device", "cpu")
+    _check_names([device], list(DEVICES), "device", where)
+    threads = spec.get("threads")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UserError(f"{where}: threads must be a positive integer")
+    precisions = _as_list(spec.get("precision", ["fp32"]), "precision", where)
+    _check_names(precisions, list(PRECISIONS), "precision", where)
+    compiles = _as_list(spec.get("compile", [False]), "compile", where)
+    if not all(isinstance(c, bool) for c in compiles):
+        raise UserError(f"{where}: compile must be true or false (or a list of them)")
+    backends = spec.get("backends")
+    params: dict = spec["params"]
+    if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
+        raise UserError(f"{where}: recipe and params must be tables")
+    _check_params(params, methods, where)
+    published = spec.get("rows")
+    if published not in (None, "published"):
+        raise UserError(f"{where}: rows must be \"published\" (each method's published "
+                        f"architecture and T points), got {published!r}")
+    if published and tracks != ["paper"]:
+        raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
+    cells = []
+    for dataset_name, method_name, library, seed, track in itertools.product(
+        datasets, methods, libraries, seeds, tracks
+    ):
+        dataset = get_dataset(dataset_name)
+        method = get_method(method_name)
+        setup = paper_setup(method_name, dataset_name) if track == "paper" else None
+        if track == "paper" and setup is None:
+            continue  # nothing published there: the method runs on the common track only
+        try:
+            if setup is None:
+                recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
+            else:
+                recipe = method.recipe_for(track, dataset_name)
+            recipe = recipe.updated(**spec["recipe"])
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None
+        own = {k: _as_list(v, k, where) for k, v in params.items() if k in method.parameters}
+        if setup is not None:
+            own = {k: [v] for k, v in setup.params.items()} | own
+        if published and setup is not None:
+            points = [(r.architecture, r.timesteps) for r in setup.rows
+                      if (architectures is None or r.architecture in architectures)
+                      and ("timesteps" not in spec or r.timesteps in timesteps)]
+        else:
+            points = list(itertools.product(architectures or [dataset.default_architecture],
+                                            timesteps))
+        run_precisions = precisions if "precision" in spec or setup is None \
+            else [setup.precision]
+        for (arch, T), backend, values, precision, compiled in itertools.product(
+            points,
+            _as_list(backends, "backends", where) if backends else [None],
+            itertools.product(*own.values()) if own else [()],
+            run_precisions, compiles,
+        ):
+            try:
+                cells.append(Cell(
+                    method=method_name, library=library, dataset=dataset_name,
+                    architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
+                    params=dict(zip(own, values, strict=True)),
+                    backend=backend or _default_backend(library, device), mode=mode,
+                    device=device, threads=threads, precision=precision, compile=compiled,
+                ))
+            except ValueError as exc:
+                raise UserError(f"{where}: {exc}") from None
+    return cells
+
+
+def _default_backend(library: str, device: str) -> str:
+    """The backend the library picks for ``device`` when the matrix names none (the library's
+    name is checked before any cell is built)."""
+    return get_library(library).default_backend(device)

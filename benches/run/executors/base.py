@@ -1,0 +1,65 @@
+"""What every executor shares: the progress display and the executor interface.
+
+The runner decides *what* runs (``--resume``, unsupported cells, missing data sets); an executor
+decides *where*: on this machine, on a Ray cluster or as a Slurm job array. Whichever runs it,
+a cell runs in its own process (:func:`benches.run.job.run_cell_isolated`) and writes the same
+record.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from tqdm import tqdm
+
+from benches.cell import Cell
+from benches.run.job import CellJob
+
+
+class Progress:
+    """A tqdm bar of cells done, with the running and queued counts, and one line per result."""
+
+    def __init__(self, total: int, line: Callable[[Cell, dict[str, Any]], str] | None = None,
+                 ) -> None:
+        self.bar = tqdm(total=total, desc="cells", unit="cell", position=0, disable=None)
+        self.running, self.queued = 0, total
+        self.line = line
+        self._lock = threading.Lock()
+        self._show()
+
+    def _show(self) -> None:
+        self.bar.set_postfix_str(f"running {self.running}, queued {self.queued}")
+
+    def started(self, count: int = 1) -> None:
+        with self._lock:
+            self.running += count
+            self.queued -= count
+            self._show()
+
+    def finished(self, job: CellJob, record: dict) -> None:
+        with self._lock:
+            self.running -= 1
+            self.bar.update(1)
+            self._show()
+            if self.line is not None:
+                tqdm.write(self.line(job.cell, record))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class Executor(ABC):
+    """Runs cell jobs and returns their records (in any order)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def run(self, jobs: list[CellJob], progress: Progress) -> list[dict]:
+        """Run every job; each runs in its own process and its record is written."""
+
+    def describe(self, jobs: list[CellJob]) -> str:
+        """What ``--dry-run`` says about how the jobs would be run."""
+        return f"executor {self.name}"

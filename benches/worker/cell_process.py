@@ -1,0 +1,204 @@
+"""The cell process: runs one cell and writes its record (ok, failed or oom) atomically.
+
+Started by the runner through a fork server that has already imported this module (so torch,
+the libraries and the registries load once per matrix, not once per cell), or as
+``python -m benches.worker.cell_process CELL_JSON OUT_DIR [DATA_ROOT]`` when a cell needs its own
+environment variables (e.g. a spikingjelly CUDA backend chosen at import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+import torch
+
+from benches.cell import MEMORY_ENV, THREADS_ENV, Cell
+from benches.errors import RECORD_WRITE_FAILED
+from benches.measure.presence import announced
+from benches.measure.provenance import environment
+from benches.records import make_record, now, write_record
+from benches.worker.checkpoint import checkpoint_dir
+from benches.worker.checkpoint import remove as remove_checkpoint
+from benches.worker.modes.common import Diverged
+from benches.worker.setup import execute, support
+from datasets import list_datasets
+from methods import get_method, list_methods
+from methods.architectures import list_architectures
+from methods.libraries import get_library, list_libraries
+
+
+def preload() -> None:
+    """Import everything a cell needs (no computation, so forking stays safe)."""
+    list_methods()
+    list_datasets()
+    list_architectures()
+    for name in list_libraries():
+        get_library(name).available()
+    import sklearn.datasets  # noqa: F401
+    import torch.utils.data  # noqa: F401
+
+
+def about(cell: Cell) -> dict:
+    """The method's and data set's declarations, kept in the record so that reports and the
+    site need nothing but the records."""
+    from datasets import get_dataset
+
+    out = {}
+    if cell.method in list_methods():
+        out["method"] = get_method(cell.method).about()
+    if cell.dataset in list_datasets():
+        out["dataset"] = get_dataset(cell.dataset).about()
+    from methods.paper_recipes import paper_setup
+
+    setup = paper_setup(cell.method, cell.dataset)
+    if setup is not None:  # the method's published setup on this dataset, with every source
+        out["paper_setup"] = setup.to_dict()  # (what a paper-track cell follows)
+    return out
+
+
+def limit_memory(extra_bytes: int) -> None:
+    """Let this process map at most ``extra_bytes`` more than it holds now (``RLIMIT_AS``): an
+    allocation past it fails with out-of-memory, which the record reports as ``oom``."""
+    import resource
+
+    with open("/proc/self/statm") as fh:
+        held = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = held + extra_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY
+                                            else min(limit, hard), hard))
+
+
+def records_hostname(command: str | None) -> bool:
+    """Whether the run asked for the host name in its records (``--record-hostname``); the
+    flag travels in the record's command line, so every executor honours it."""
+    return bool(command) and "--record-hostname" in shlex.split(command)
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, so a coordinator killed with
+    SIGKILL leaves no cell running that another runner could duplicate (elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _write(record: dict, out_dir: str) -> None:
+    """Write the cell's record; if it cannot be written (disk full), exit with
+    :data:`RECORD_WRITE_FAILED` so that the coordinator stops the run (nothing half-written)."""
+    try:
+        write_record(record, out_dir)
+    except OSError as exc:
+        print(f"benches: cannot write the record of {record['key']}: {exc.strerror or exc}",
+              file=sys.stderr)
+        sys.exit(RECORD_WRITE_FAILED)
+
+
+def run_cell(
+    cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
+    env: dict[str, str] | None = None, keep_checkpoints: bool = False,
+    command: str | None = None, own_process: bool = False,
+) -> None:
+    """Execute the cell and write its record; never raises for a failure of the cell itself.
+
+    ``env`` is applied first (before CUDA starts). The cell is checked here too, so that an
+    executor on another machine skips what cannot run *there*. A train cell continues from its
+    checkpoint (``RESULTS/.checkpoints/KEY``), which is removed once the ``ok`` record is written
+    unless ``keep_checkpoints``.
+    """
+    if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        die_with_parent()
+    os.environ.update(env or {})
+    if os.environ.get(MEMORY_ENV):
+        limit_memory(int(os.environ[MEMORY_ENV]))
+    cell = Cell.from_dict(cell_dict)
+    if cell.threads is None and os.environ.get(THREADS_ENV):
+        torch.set_num_threads(int(os.environ[THREADS_ENV]))
+    started, t0 = now(), time.perf_counter()
+    ok, why = support(cell)
+    if not ok:
+        _write(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
+                           command=command, about=about(cell)), out_dir)
+        return
+    saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
+    status, reason = "ok", None
+    metrics: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    load_start = os.getloadavg()[0]
+    try:
+        with announced() as seen:
+            metrics = execute(cell, data_root, checkpoint_dir=saved)
+        # the machine's load while the cell ran (its own threads included) and the other cells
+        # seen running beside it: timings taken beside other work are flagged by show and site
+        metrics["load_average"] = max(load_start, os.getloadavg()[0])
+        metrics["other_cells"] = seen.peak
+    except Diverged as exc:  # the method's own outcome, not a failure of the harness
+        status, reason = "diverged", str(exc)
+        extra["diverged_at"] = {"epoch": exc.epoch, "iteration": exc.iteration}
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a record
+        status = "oom" if is_oom(exc) else "failed"
+        reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        extra["traceback"] = traceback.format_exc()
+    device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
+                          else "cpu")
+    # the record's environment block (not the variables ``env`` applied above)
+    record_env = environment(device, hostname=records_hostname(command))
+    library = get_library(cell.library)
+    lib_env: dict[str, Any] = {
+        "name": cell.library, "version": library.version(), "backend": cell.backend,
+        # the variables that select the backend, as this process saw them (None: not set)
+        "env": {k: os.environ.get(k) for k in library.backend_env(cell.backend)},
+    }
+    record_env["library"] = lib_env
+    try:
+        lib_env["backend_in_use"] = library.backend_in_use(cell.backend, device)
+    except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
+        lib_env["backend_in_use"] = f"unknown ({type(exc).__name__})"
+    if status == "ok":  # how the library's neuron differs from the suite's, measured
+        lif = get_method(cell.method).recipe_of(cell).lif()
+        lib_env["semantics"] = library.semantics(lif)
+        metrics["neuron_spike_mismatch"] = library.spike_mismatch(lif)
+    record = make_record(
+        cell, status, reason, metrics, record_env, matrix=matrix, started_at=started,
+        duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
+    )
+    _write(record, out_dir)
+    if status == "ok" and saved is not None and not keep_checkpoints:
+        remove_checkpoint(saved)
+
+
+preload()
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    if len(args) not in (2, 3):
+        sys.exit("usage: python -m benches.worker.cell_process CELL_JSON OUT_DIR [DATA_ROOT]")
+    with open(args[0]) as fh:
+        payload = json.load(fh)
+    run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"),
+             keep_checkpoints=payload.get("keep_checkpoints", False),
+             command=payload.get("command"), own_process=True)
