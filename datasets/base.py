@@ -64,6 +64,10 @@ class Dataset(ABC):
     """The recipe's data-pipeline keys (``normalize``, ``resolution``, ``train_split``) that
     :meth:`splits` takes as keyword arguments; a cell giving another one a value other than
     the common recipe's is refused."""
+    timesteps: ClassVar[int | None] = None
+    """The dataset's own number of time steps where it fixes one (its samples are sequences of
+    that length); a matrix grid that names no ``timesteps`` takes it, as it takes
+    ``default_architecture``."""
     layout: ClassVar[str] = ""
     """The on-disk layout expected under the data root (for messages; empty if embedded)."""
 

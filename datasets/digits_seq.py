@@ -32,10 +32,11 @@ class DigitsSeq(Dataset):
     modality = "sequence"
     time_semantics = "one image row per step (T = 8 only)"
     default_architecture = "fc_seq"
+    timesteps = ROWS
     recipe_defaults = {"epochs": 20, "batch_size": 64, "lr": 0.05, "augment": ()}
 
     def supports(self, cell: Cell) -> tuple[bool, str]:
-        if cell.timesteps != ROWS:
+        if cell.timesteps != self.timesteps:
             return False, f"digits_seq presents the {ROWS} image rows one per step: T must be " \
                 f"{ROWS}, got {cell.timesteps}"
         return super().supports(cell)

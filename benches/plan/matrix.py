@@ -19,7 +19,9 @@ A matrix has a ``description``, optional ``timeout_s``, a ``[defaults]`` table a
     params = { k = [1, 2] }        # method parameters (grid), for methods that declare them
 
 Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, tracks,
-precision (fp32 | bf16), compile (false | true).
+precision (fp32 | bf16), compile (false | true). A grid without ``architectures`` takes each
+dataset's default architecture; one without ``timesteps`` takes the dataset's own T where it
+fixes one (``digits_seq``: 8, one image row per step), else 4.
 Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, and
 ``rows = "published"`` (with ``tracks = ["paper"]``): each method runs, per dataset, the
 architecture and T points of its own published setup (``methods/paper_recipes.toml``), with
@@ -338,8 +340,9 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
                       if (architectures is None or r.architecture in architectures)
                       and ("timesteps" not in spec or r.timesteps in timesteps)]
         else:
+            own_T = [dataset.timesteps] if dataset.timesteps and "timesteps" not in spec else []
             points = list(itertools.product(architectures or [dataset.default_architecture],
-                                            timesteps))
+                                            own_T or timesteps))
         run_precisions = precisions if "precision" in spec or setup is None \
             else [setup.precision]
         for (arch, T), backend, values, precision, compiled in itertools.product(
