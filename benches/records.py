@@ -25,6 +25,10 @@ from benches.cell import Cell
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed", "timeout", "oom", "diverged", "skipped")
+CRASHED = ("failed", "timeout", "oom")
+"""Statuses of a cell that did not finish (a run with any of them exits 1)."""
+BROKEN = (*CRASHED, "diverged")
+"""Statuses of a cell with no usable result (``compare`` calls a change to one a regression)."""
 REQUIRED_KEYS = ("schema_version", "key", "status", "reason", "cell", "metrics", "env")
 
 

@@ -7,6 +7,7 @@ group given to the registry (``[project.entry-points."benches.methods"]`` in the
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.metadata
 from collections.abc import Callable, Iterable
@@ -77,10 +78,24 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownNameError(self.kind, name, self._entries) from None
 
-    def names(self) -> list[str]:
-        """All registered names, sorted."""
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Registered names, sorted; only those matching ``pattern`` (shell wildcards:
+        ``'sltt*'``, as timm's ``list_models``) when given."""
         self._load()
-        return sorted(self._entries)
+        return sorted(n for n in self._entries
+                      if pattern is None or fnmatch.fnmatchcase(n, pattern))
+
+    def expand(self, patterns: Iterable[str]) -> list[str]:
+        """Names and wildcard patterns → the names they stand for, in order, each once (a plain
+        name is kept as given); a pattern that matches nothing is an
+        :class:`UnknownNameError`."""
+        found: list[str] = []
+        for pattern in patterns:
+            matched = self.names(pattern) if any(c in pattern for c in "*?[") else [pattern]
+            if not matched:
+                raise UnknownNameError(self.kind, pattern, self._entries)
+            found += [name for name in matched if name not in found]
+        return found
 
     def items(self) -> list[tuple[str, T]]:
         self._load()

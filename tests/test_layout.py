@@ -16,7 +16,7 @@ ALLOWED = {  # stage → stages it may import (besides itself)
     "measure": {"kernel"},
     "report": {"kernel"},
     "site": {"kernel", "report"},
-    "plan": {"kernel"},
+    "plan": {"kernel", "worker"},  # the mode registry (benches.worker.modes)
     "worker": {"kernel", "measure"},
     "run": {"kernel", "measure", "worker", "plan"},
     "commands": {"kernel", "measure", "report", "site", "plan", "worker", "run"},

@@ -44,8 +44,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benches.cell import DEFAULT_TIMEOUT_S, DEVICES, MODES, PRECISIONS, Cell
+from benches.cell import DEFAULT_TIMEOUT_S, DEVICES, PRECISIONS, Cell
 from benches.errors import UserError
+from benches.worker.modes import list_modes
 from datasets import get_dataset, list_datasets
 from methods import get_method, list_methods
 from methods.architectures import list_architectures
@@ -293,7 +294,7 @@ def _grid_cells(spec: dict, where: str) -> list[Cell]:
     tracks = _as_list(spec.get("tracks", ["common"]), "tracks", where)
     _check_names(tracks, list(TRACKS), "track", where)
     mode = spec.get("mode", "train")
-    _check_names([mode], list(MODES), "mode", where)
+    _check_names([mode], list_modes(), "mode", where)
     device = spec.get("device", "cpu")
     _check_names([device], list(DEVICES), "device", where)
     threads = spec.get("threads")

@@ -31,21 +31,19 @@ adds cells that are ok in A but failed, timed out or ran out of memory in B), el
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from benches.errors import UserError
-from benches.records import SCHEMA_VERSION, load_records
+from benches.records import BROKEN, SCHEMA_VERSION, load_records
 from benches.schema import METRICS, number
 
 GATES = ("accuracy", "time", "memory", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
-BROKEN = ("failed", "timeout", "oom", "diverged")
 
 RULES = """\
 noise rules (per cell, A = first folder, B = second):
@@ -59,38 +57,6 @@ improvements are shown but never fail; exit status 1 if a cell regressed in a --
 (status: ok in A, failed/timeout/oom in B), else 0; 2 for a usage error"""
 
 
-_Parser = TypeVar("_Parser", bound=argparse.ArgumentParser)
-
-
-def add_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """Add the ``compare`` subcommand to an argparse subparsers object."""
-    p = sub.add_parser(
-        "compare", help="compare two results folders cell by cell; exit 1 on a regression",
-        description="Compare the records of two results folders, matched by cell key: change in "
-        "top-1, time per iteration and activation memory against noise thresholds taken from "
-        "the records' own spread. Exit status 1 when a cell regressed past its threshold (a CI "
-        "gate). Records of other cells, not ok, or of another schema version are listed, not "
-        "compared.",
-        epilog=RULES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("a", metavar="A", help="baseline results folder")
-    p.add_argument("b", metavar="B", help="candidate results folder (compared against A)")
-    p.add_argument("--fail-on", nargs="+", metavar="METRIC", default=list(DEFAULT_GATES),
-                   help="metrics whose regression makes the exit status 1: accuracy, time, "
-                   "memory, status (a cell ok in A but failed/timeout/oom in B), or none "
-                   "(a b or a,b; default: accuracy time memory)")
-    p.add_argument("--sigmas", type=float, default=3.0,
-                   help="top-1 threshold in seed standard deviations (default: 3)")
-    p.add_argument("--acc-floor", type=float, default=0.5,
-                   help="smallest top-1 threshold, percentage points (default: 0.5)")
-    p.add_argument("--iqrs", type=float, default=2.0,
-                   help="time threshold in IQRs of the iteration time (default: 2)")
-    p.add_argument("--time-floor", type=float, default=10.0,
-                   help="smallest time threshold, percent of A's time (default: 10)")
-    p.add_argument("--mem-tolerance", type=float, default=0.1,
-                   help="activation-memory tolerance, percent of A's (default: 0.1)")
-    p.add_argument("--changed-only", action="store_true",
-                   help="list only the cells with a change past a threshold")
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,16 +394,3 @@ def _env_note(a: Folder, b: Folder, keys: list[str]) -> str:
         return ""
     return (f"note: {differ} of {len(keys)} compared cells were measured on a different machine "
             "or software stack in A and B; their times may not be comparable")
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Run ``compare``: print the report, return 0, or 1 when a cell regressed."""
-    for name in ("sigmas", "acc_floor", "iqrs", "time_floor", "mem_tolerance"):
-        value = getattr(args, name)
-        if not math.isfinite(value) or value < 0:
-            raise UserError(f"--{name.replace('_', '-')} must be ≥ 0, got {value}")
-    rules = Rules(args.sigmas, args.acc_floor, args.iqrs, args.time_floor, args.mem_tolerance)
-    text, status = compare(args.a, args.b, rules, _parse_gates(args.fail_on),
-                           changed_only=args.changed_only)
-    print(text)
-    return status

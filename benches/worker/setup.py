@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 
 import torch
 
 from benches.cell import Cell
 from benches.measure.memory import peak_rss_bytes
+from benches.worker.modes import get_mode
 from benches.worker.modes.common import build_model, resolve_device, seed_everything
 from benches.worker.step_runner import prepare_model
 from datasets import get_dataset
@@ -16,12 +16,6 @@ from methods import get_method
 from methods.libraries import get_library
 from methods.recipes import COMMON, DATA_OPTIONS
 from methods.snn.layers import count_parameters
-
-MODE_MODULES = {
-    "train": "benches.worker.modes.train",
-    "efficiency": "benches.worker.modes.efficiency",
-    "alignment": "benches.worker.modes.alignment",
-}
 
 
 def support(cell: Cell) -> tuple[bool, str]:
@@ -59,12 +53,8 @@ def execute(cell: Cell, data_root: str | None = None,
     seed_everything(cell.seed)
     method = get_method(cell.method)(cell)
     model = prepare_model(build_model(method, dataset, device), cell, device)
-    mode = importlib.import_module(MODE_MODULES[cell.mode])
-    if cell.mode == "train":
-        metrics = mode.run(method, dataset, model, device, data_root,
-                           checkpoint_dir=checkpoint_dir)
-    else:
-        metrics = mode.run(method, dataset, model, device, data_root)
+    metrics = get_mode(cell.mode).run(method, dataset, model, device, data_root,
+                                      checkpoint_dir=checkpoint_dir)
     metrics["parameters"] = count_parameters(model)
     metrics["peak_rss_bytes"] = peak_rss_bytes()
     if device.type == "cuda":

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from tqdm import tqdm
 
 from benches.cell import Cell
+from benches.registry import Registry
 from benches.run.job import CellJob
 
 
@@ -52,9 +53,24 @@ class Progress:
 
 
 class Executor(ABC):
-    """Runs cell jobs and returns their records (in any order)."""
+    """Runs cell jobs and returns their records (in any order).
+
+    An executor is chosen by name (``--executor``, or ``executor`` in a matrix's ``[executor]``
+    table) from :data:`EXECUTORS`; its settings come from the flags and that table, by the
+    keys of :attr:`options`."""
 
     name: ClassVar[str]
+    description: ClassVar[str] = ""
+    requires: ClassVar[str | None] = None
+    """The package it imports (installed by the suite's extra of the executor's name)."""
+    options: ClassVar[dict[str, str]] = {}
+    """Setting key (flag and ``[executor]`` table key) → constructor argument."""
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Executor:
+        """The executor with the settings given (``None``: not given, the default)."""
+        return cls(**{arg: options[key] for key, arg in cls.options.items()
+                      if options.get(key) is not None})
 
     @abstractmethod
     def run(self, jobs: list[CellJob], progress: Progress) -> list[dict]:
@@ -63,3 +79,15 @@ class Executor(ABC):
     def describe(self, jobs: list[CellJob]) -> str:
         """What ``--dry-run`` says about how the jobs would be run."""
         return f"executor {self.name}"
+
+
+EXECUTORS: Registry[type[Executor]] = Registry(
+    "executor", "benches.executors",
+    builtins=("benches.run.executors.local", "benches.run.executors.ray_cluster",
+              "benches.run.executors.slurm"),
+)
+"""Executors by name; an outside package adds one through the ``benches.executors``
+entry-point group."""
+register_executor = EXECUTORS.register
+get_executor = EXECUTORS.get
+list_executors = EXECUTORS.names

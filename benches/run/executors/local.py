@@ -13,7 +13,7 @@ import queue
 from concurrent.futures import ThreadPoolExecutor
 
 from benches.cell import THREADS_ENV
-from benches.run.executors.base import Executor, Progress
+from benches.run.executors.base import Executor, Progress, register_executor
 from benches.run.job import CellJob
 
 
@@ -27,8 +27,11 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
+@register_executor
 class LocalExecutor(Executor):
     name = "local"
+    description = "this machine, --jobs cells at once (each CUDA cell gets a GPU)"
+    options = {"jobs": "jobs"}
 
     def __init__(self, jobs: int = 1, gpus: list[str] | None = None) -> None:
         if jobs < 1:

@@ -23,7 +23,7 @@ from typing import Any
 from benches.cell import THREADS_ENV
 from benches.records import make_record, now, read_record, record_path, write_record
 from benches.run.claims import ELSEWHERE
-from benches.run.executors.base import Executor, Progress
+from benches.run.executors.base import Executor, Progress, register_executor
 from benches.run.job import CellJob
 
 
@@ -56,8 +56,12 @@ class _Tracker:
         return self.count
 
 
+@register_executor
 class RayExecutor(Executor):
     name = "ray"
+    description = "a Ray cluster: one task per cell"
+    requires = "ray"
+    options = {"ray_address": "address", "cpus_per_cell": "cpus_per_cell"}
 
     def __init__(self, address: str | None = None, cpus_per_cell: int | None = None,
                  max_retries: int = 3, init_kwargs: dict | None = None) -> None:

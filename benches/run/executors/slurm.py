@@ -17,7 +17,7 @@ from typing import Any
 
 from benches.cell import THREADS_ENV
 from benches.records import make_record, now, write_record
-from benches.run.executors.base import Executor, Progress
+from benches.run.executors.base import Executor, Progress, register_executor
 from benches.run.job import CellJob
 
 SETTINGS = ("partition", "gpus_per_cell", "cpus_per_cell", "time_limit_min", "max_concurrent",
@@ -32,8 +32,13 @@ def _run_array_task(job: CellJob) -> dict:
     return job.run(env)
 
 
+@register_executor
 class SlurmExecutor(Executor):
     name = "slurm"
+    description = "Slurm job arrays through submitit"
+    requires = "submitit"
+    options = {key: key for key in ("partition", "gpus_per_cell", "cpus_per_cell",
+                                    "time_limit_min", "max_concurrent", "account", "qos")}
 
     def __init__(self, partition: str | None = None, gpus_per_cell: int = 1,
                  cpus_per_cell: int = 8, time_limit_min: int = 24 * 60,

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from benches.worker.loading import batches
+from benches.worker.modes import Mode, register_mode
 from benches.worker.modes.common import data_options
 from benches.worker.step_runner import StepRunner, prepare_input
 from datasets import Dataset
@@ -53,7 +54,7 @@ def compare(method_grads: dict[str, torch.Tensor],
 
 
 def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
-        data_root: DataRoot = None) -> dict[str, Any]:
+        data_root: DataRoot = None, checkpoint_dir: object = None) -> dict[str, Any]:
     recipe = method.recipe
     splits = dataset.splits(method.T, (), data_root, **data_options(method.recipe, dataset))
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))
@@ -69,3 +70,6 @@ def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device
     metrics["reference_loss"] = float(reference_loss)
     metrics["execution"] = runner.info()
     return metrics
+
+
+register_mode(Mode("alignment", "gradient agreement with exact BPTT on one batch", run))

@@ -18,6 +18,7 @@ from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.profiling import profile_iteration
 from benches.measure.timing import IterationTimer
 from benches.worker.loading import batches
+from benches.worker.modes import Mode, register_mode
 from benches.worker.modes.common import data_options, make_optimizer, model_tensors
 from benches.worker.step_runner import StepRunner
 from datasets import Dataset
@@ -26,7 +27,7 @@ from methods import Method
 
 
 def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device,
-        data_root: DataRoot = None) -> dict[str, Any]:
+        data_root: DataRoot = None, checkpoint_dir: object = None) -> dict[str, Any]:
     recipe, T = method.recipe, method.T
     splits = dataset.splits(T, (), data_root, **data_options(method.recipe, dataset))
     x, y = next(batches(splits.train, recipe.batch_size, True, seed=method.cell.seed))
@@ -55,3 +56,7 @@ def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device
         metrics.update(profile_iteration(lambda: runner(x_seq, y), device))
     metrics["execution"] = runner.info()
     return metrics
+
+
+register_mode(Mode("efficiency", "time, activation memory and GPU use of fixed-shape "
+                   "iterations (a T sweep point)", run))

@@ -49,6 +49,7 @@ from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.timing import DataWait, IterationTimer
 from benches.worker import checkpoint
 from benches.worker.loading import Batches, data_workers
+from benches.worker.modes import Mode, register_mode
 from benches.worker.modes.common import (
     Diverged,
     data_options,
@@ -232,3 +233,7 @@ def run_stage(
             metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
     metrics["execution"] = runner.info()
     return metrics
+
+
+register_mode(Mode("train", "accuracy and cost of a full training run (curves, time, "
+                   "memory, firing)", run))
