@@ -131,9 +131,9 @@ def record_schema() -> str:
              "| key in `metrics` | title | unit | better | description | scale | digits |",
              "|---|---|---|---|---|---|---|"]
     for m in schema.METRICS.values():
+        scale = "2⁻²⁰ (bytes → MiB)" if m.scale == schema.MIB else f"{m.scale:g}"
         lines.append(f"| `{m.key}` | {_cell(m.name)} | {_cell(m.unit) or '–'} | "
-                     f"{better[m.better]} | {_cell(m.description)} | {m.scale:g} | "
-                     f"{m.digits} |")
+                     f"{better[m.better]} | {_cell(m.description)} | {scale} | {m.digits} |")
     lines += ["", "### Column groups", "", "| group | metrics |", "|---|---|"]
     for group in ("LEADERBOARD", "EFFICIENCY", "ALIGNMENT"):
         keys: tuple[str, ...] = getattr(schema, group)
