@@ -28,7 +28,7 @@ WIDTH = "100"  # argparse wraps usage at $COLUMNS; fixed, so the page does not d
 
 def build_parser() -> argparse.ArgumentParser:
     """The suite's argparse parser. The one import of the CLI module in the docs."""
-    from benches.cli import build_parser as builder
+    from benches.commands import build_parser as builder
 
     return builder()
 
