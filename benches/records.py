@@ -18,7 +18,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from benches.atomic import write_atomically
 from benches.cell import Cell
@@ -30,6 +30,61 @@ CRASHED = ("failed", "timeout", "oom")
 BROKEN = (*CRASHED, "diverged")
 """Statuses of a cell with no usable result (``compare`` calls a change to one a regression)."""
 REQUIRED_KEYS = ("schema_version", "key", "status", "reason", "cell", "metrics", "env")
+
+
+class Record(TypedDict):
+    """A cell's record as readers see it: read by :func:`read_record`, which applies
+    :func:`upgrade`, so every key below is there (``None`` or empty where unknown)."""
+
+    schema_version: int
+    key: str
+    status: str
+    reason: str | None
+    cell: dict[str, Any]
+    """:meth:`benches.cell.Cell.to_dict`."""
+    metrics: dict[str, Any]
+    """Named in :mod:`benches.schema`; empty for a cell that did not run."""
+    env: dict[str, Any]
+    """The environment block (``measure.provenance.record_environment``); empty for a cell
+    that did not run."""
+    about: dict[str, Any]
+    """``method`` and ``dataset``: their declarations (``{}`` if unknown); ``paper_setup``:
+    the method's published setup on the dataset, or ``None``."""
+    matrix: str | None
+    started_at: str | None
+    duration_s: float | None
+    command: str | None
+    traceback: NotRequired[str]
+    diverged_at: NotRequired[dict[str, int]]
+    stages: NotRequired[list[dict[str, Any]]]
+
+
+ABOUT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "method": {"description": "", "computes": "", "paper": "", "paper_url": "", "libraries": [],
+               "complexity": {"memory": "?", "backward": "?", "optimizer_steps": "?"},
+               "recipes": {}, "published": {}},
+    "dataset": {"description": ""},
+}
+"""What a method's or dataset's declaration holds when an older record lacks it."""
+
+
+def upgrade(record: dict[str, Any]) -> Record:
+    """Bring a record read from disk up to date, in place: the one place where what older
+    versions (or a coordinator, for a cell that never started) did not write is filled in, so
+    readers index records without guards."""
+    for key in ("matrix", "started_at", "duration_s", "command"):
+        record.setdefault(key, None)
+    about = record.get("about") or {}
+    for part, defaults in ABOUT_DEFAULTS.items():
+        declared = about.get(part) or {}
+        about[part] = {**defaults, **declared} if declared else {}
+    about.setdefault("paper_setup", None)
+    record["about"] = about
+    if record["env"]:  # a cell that ran: its library block (older records: none)
+        record["env"].setdefault("library", {})
+        record["env"].setdefault("versions", {})
+    record["cell"] = Cell.from_dict(record["cell"]).to_dict()  # fields added since: defaults
+    return cast(Record, record)
 
 
 def now() -> str:
@@ -114,16 +169,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def read_record(path: str | os.PathLike) -> dict[str, Any]:
+def read_record(path: str | os.PathLike) -> Record:
+    """The record in ``path``, validated and upgraded (:func:`upgrade`)."""
     with open(path) as fh:
         record = json.load(fh)
     validate_record(record)
-    return record
+    return upgrade(record)
 
 
-def load_records(out_dir: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
+def load_records(out_dir: str | os.PathLike) -> tuple[list[Record], list[str]]:
     """All valid records under ``out_dir`` and a list of problems with the others."""
-    records, problems = [], []
+    records: list[Record] = []
+    problems: list[str] = []
     for path in sorted(Path(out_dir).glob("*.json")):
         try:
             records.append(read_record(path))

@@ -8,9 +8,10 @@ import json
 import pytest
 from helpers import make_cell
 
+from benches.commands.compare import add_parser
+from benches.commands.compare import run as cmd_compare
 from benches.errors import UserError
 from benches.records import make_record, write_record
-from benches.report.compare import add_parser, cmd_compare
 
 TOP1 = {0: 0.950, 1: 0.956, 2: 0.944}  # seed std 0.6 pp
 

@@ -14,6 +14,7 @@ from benches.records import (
     make_record,
     read_record,
     record_path,
+    upgrade,
     write_record,
 )
 
@@ -26,7 +27,8 @@ def test_round_trip(tmp_path):
     path = write_record(record, tmp_path)
     assert path == record_path(tmp_path, cell) and path.name == f"{cell.key()}.json"
     back = read_record(path)
-    assert back == json.loads(json.dumps(record))
+    assert back == upgrade(json.loads(json.dumps(record)))
+    assert back["metrics"] == metrics and back["matrix"] == "m" and back["status"] == "ok"
     assert back["schema_version"] == SCHEMA_VERSION
     assert set(back["cell"]) >= {"method", "library", "dataset", "architecture", "timesteps",
                                  "seed", "recipe"}
@@ -69,3 +71,20 @@ def test_unreadable_files_are_reported_not_loaded(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     records, problems = load_records(tmp_path)
     assert len(records) == 1 and len(problems) == 1 and "broken.json" in problems[0]
+
+
+def test_upgrade_fills_what_older_records_lack(tmp_path):
+    """A record as an earlier version wrote it (no about, matrix, command; an env without a
+    library block) reads with every key of ``Record``, defaults where it had none."""
+    cell = make_cell("bptt", timesteps=3)
+    old = make_record(cell, "ok", None, {"test_top1": 0.5}, {"python": "3.11"})
+    old["cell"].pop("precision")
+    back = read_record(write_record(old, tmp_path))
+    assert back["matrix"] is None and back["command"] is None and back["duration_s"] is None
+    assert back["about"] == {"method": {}, "dataset": {}, "paper_setup": None}
+    assert back["env"]["library"] == {} and back["env"]["versions"] == {}
+    assert back["cell"]["precision"] == "fp32"
+    declared = make_record(cell, "skipped", "why", about={"method": {"name": "bptt"}})
+    about = read_record(write_record(declared, tmp_path / "b"))["about"]
+    assert about["method"]["name"] == "bptt" and about["method"]["recipes"] == {}
+    assert about["method"]["complexity"]["memory"] == "?"

@@ -81,10 +81,8 @@ def _add_running(run: argparse.ArgumentParser) -> None:
 
 def _add_executor(ex: argparse._ArgumentGroup) -> None:
     """Where cells run, and the executors' own settings."""
-    from benches.run.executors import list_executors
-
-    ex.add_argument("--executor", choices=list_executors(),
-                    help="where cells run: local (default), ray, slurm")
+    ex.add_argument("--executor", help="where cells run: local (default) or another of "
+                    "`benches list executors`")
     ex.add_argument("--jobs", type=int, help="local: cells at once (each CUDA cell gets a GPU)")
     ex.add_argument("--ray-address", help="ray: 'auto' or HOST:PORT (default: start a local "
                     "cluster)")

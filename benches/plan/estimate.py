@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from benches.cell import Cell
+from benches.records import Record
 
 
 def _epochs(cell: dict) -> int:
@@ -58,16 +59,16 @@ class Estimate:
         return sum(d.unknown for d in self.per_dataset.values())
 
 
-def estimate(cells: list[Cell], records: list[dict]) -> Estimate:
+def estimate(cells: list[Cell], records: list[Record]) -> Estimate:
     """Cell counts and estimated hours per dataset (see the module docstring)."""
-    done = [r for r in records if r["status"] == "ok" and r.get("duration_s")]
-    exact = {r["key"]: float(r["duration_s"]) for r in done}
+    done = [(r, r["duration_s"]) for r in records if r["status"] == "ok" and r["duration_s"]]
+    exact = {r["key"]: float(seconds) for r, seconds in done}
     by_config: dict[tuple, list[float]] = defaultdict(list)
     by_setting: dict[tuple, list[float]] = defaultdict(list)
-    for r in done:
+    for r, seconds in done:
         c = r["cell"]
-        by_config[_config(c)].append(float(r["duration_s"]) / _epochs(c))
-        by_setting[_setting(c)].append(float(r["duration_s"]) / (_epochs(c) * c["timesteps"]))
+        by_config[_config(c)].append(float(seconds) / _epochs(c))
+        by_setting[_setting(c)].append(float(seconds) / (_epochs(c) * c["timesteps"]))
     out = Estimate(records_used=len(done))
     for cell in cells:
         c = cell.to_dict()

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benches.errors import UserError
-from benches.records import BROKEN, SCHEMA_VERSION, load_records
+from benches.records import BROKEN, SCHEMA_VERSION, Record, load_records
 from benches.schema import METRICS, number
 
 GATES = ("accuracy", "time", "memory", "status")
@@ -66,7 +66,7 @@ improvements are shown but never fail; exit status 1 if a cell regressed in a --
 @dataclass
 class Folder:
     path: Path
-    ok: dict[str, dict] = field(default_factory=dict)  # key → ok record
+    ok: dict[str, Record] = field(default_factory=dict)  # key → ok record
     state: dict[str, str] = field(default_factory=dict)  # key → status or problem, every file
     cells: dict[str, dict] = field(default_factory=dict)  # key → cell dict (for labels)
     top1_by_config: dict[str, list[float]] = field(default_factory=dict)
@@ -141,14 +141,14 @@ def label(cell: dict | None, key: str = "") -> str:
         return key
     g = cell.get
     parts = [str(g("method", "?"))]
-    params = g("params") or {}
+    params = g("params")  # a raw cell of a file of another schema may lack it
     if isinstance(params, dict):
         parts += [f"{k}={v}" for k, v in sorted(params.items())]
     parts.append(f"{g('dataset', '?')}/{g('architecture', '?')}")
     parts += [f"T={g('timesteps', '?')}", f"s{g('seed', '?')}", str(g("library", "?"))]
     if g("backend") not in (None, "torch", g("library")):
         parts[-1] += f"/{g('backend')}"
-    recipe = g("recipe") or {}
+    recipe = g("recipe")
     if isinstance(recipe, dict) and recipe.get("track", "common") != "common":
         parts.append(str(recipe["track"]))
     if g("precision", "fp32") != "fp32":

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 
 from benches.cell import Cell
+from benches.records import Record
 from benches.schema import CONTENDED_LOAD, METRICS
 
 GROUP = ["mode", "dataset", "track", "variant", "architecture", "method", "params", "library",
@@ -33,15 +34,15 @@ def track(recipe: dict) -> str:
     return recipe.get("track", DEFAULT_TRACK)
 
 
-def recipe_variant(record: dict) -> str:
+def recipe_variant(record: Record) -> str:
     """Recipe settings that differ from the method's own track recipe (budget keys aside),
     e.g. ``reset=hard``; empty for the track as published (or a record that does not say
     what the method's recipe is). The method's recipes come from the record's ``about``, so
     a method that is not installed keeps its variant."""
     recipe = record["cell"]["recipe"]
-    about = (record.get("about") or {}).get("method") or {}
-    base = (about.get("recipes") or {}).get(track(recipe))
-    setup = (record.get("about") or {}).get("paper_setup")
+    about = record["about"]["method"]
+    base = about.get("recipes", {}).get(track(recipe))
+    setup = record["about"]["paper_setup"]
     if track(recipe) == "paper" and setup:  # the published setup's own values
         base = setup.get("recipe") or base
     if base is None:
@@ -54,10 +55,10 @@ OWN_NEURON = "library's own neuron"
 """The variant of a cell whose library runs its closest neuron, not the suite's LIF."""
 
 
-def variant(record: dict) -> str:
+def variant(record: Record) -> str:
     """The recipe variant, plus :data:`OWN_NEURON` where the record's library says its neuron
     differs from the suite's (``env.library.semantics``, e.g. snntorch's soft reset)."""
-    own = ((record.get("env") or {}).get("library") or {}).get("semantics")
+    own = record["env"]["library"].get("semantics") if record["env"] else None
     return ",".join(v for v in (recipe_variant(record), OWN_NEURON if own else "") if v)
 
 
@@ -66,7 +67,7 @@ def method_label(method: str, params: str | None = "", variant: str | None = "")
     return str(method) + "".join(f" ({v})" for v in (params, variant) if v)
 
 
-def records_frame(records: list[dict]) -> pd.DataFrame:
+def records_frame(records: list[Record]) -> pd.DataFrame:
     """One row per record: cell fields (the cell's defaults where an older record lacks one),
     status, reason, metrics (floats, NaN where missing), env id."""
     rows = []
@@ -83,7 +84,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "timesteps": cell.timesteps, "seed": cell.seed,
             "epochs": cell.recipe.get("epochs"), "env_id": env_id(r["env"]) if r["env"] else "",
             "started_at": r.get("started_at"),
-            "cpus": (r["env"] or {}).get("cpu_count"),
+            "cpus": r["env"].get("cpu_count"),
         }
         for key in METRICS:
             value = r["metrics"].get(key)

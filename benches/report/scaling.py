@@ -17,7 +17,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benches.errors import UserError
-from benches.records import load_records
+from benches.records import Record, load_records
 from benches.report.frames import SETTING, method_label, records_frame
 from benches.schema import ALIGNMENT, EFFICIENCY, METRICS, number
 
@@ -55,7 +55,7 @@ def verdict(fit: Fit | None, claimed_exponent: int) -> str:
     return "ok" if fit.exponent > ONE_ABOVE else "differs"
 
 
-def ok_frame(records: list[dict], mode: str) -> pd.DataFrame:
+def ok_frame(records: list[Record], mode: str) -> pd.DataFrame:
     """The :func:`~benches.report.frames.records_frame` rows of the ok records of ``mode``, with
     ``method`` labelled by its params and recipe variant (``base_method``: the name alone),
     ``compile`` as ``compiled``/``eager``, and the method's ``claimed`` complexity (from the
@@ -68,7 +68,7 @@ def ok_frame(records: list[dict], mode: str) -> pd.DataFrame:
     frame["method"] = [method_label(*r) for r in
                        zip(frame["method"], frame["params"], frame["variant"], strict=True)]
     frame["compile"] = frame["compile"].map({True: "compiled", False: "eager"})
-    frame["claimed"] = [((r.get("about") or {}).get("method") or {}).get("complexity")
+    frame["claimed"] = [r["about"]["method"].get("complexity")
                         for r in chosen]
     return frame
 

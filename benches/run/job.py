@@ -121,7 +121,7 @@ def run_cell_isolated(
         code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s, env,
                                   keep_checkpoints, command)
     if code == 0:
-        return read_record(record_path(out_dir, cell))
+        return dict(read_record(record_path(out_dir, cell)))
     if code == RECORD_WRITE_FAILED:
         raise RecordWriteError(_unwritable(cell, out_dir))
     if code is None:
@@ -176,7 +176,7 @@ class CellJob:
                 if held is not None:
                     return elsewhere(self.cell.key(), held)
                 if self.resume and has_ok_record(self.out_dir, self.cell):
-                    return read_record(record_path(self.out_dir, self.cell))
+                    return dict(read_record(record_path(self.out_dir, self.cell)))
                 return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
                                          self.timeout_s, env=env,
                                          keep_checkpoints=self.keep_checkpoints,

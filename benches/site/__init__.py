@@ -21,7 +21,7 @@ import pandas as pd
 
 from benches.atomic import write_atomically
 from benches.errors import UserError
-from benches.records import load_records
+from benches.records import Record, load_records
 from benches.report.frames import records_frame, seed_summary
 from benches.schema import METRICS
 from benches.site.content import SiteContent, build_content
@@ -72,7 +72,7 @@ def render_site(results_dir: str, out_dir: str, markdown_dir: str | None = None)
     return out / "index.html"
 
 
-def _write_downloads(out: Path, records: list[dict], frame: pd.DataFrame,
+def _write_downloads(out: Path, records: list[Record], frame: pd.DataFrame,
                      content: SiteContent) -> None:
     """Raw records (one JSON file each and all in one), and the tables as CSV."""
     raw = out / "records"

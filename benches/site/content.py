@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from benches.records import ABOUT_DEFAULTS, Record
 from benches.report import scaling as report
 from benches.report.frames import GROUP, SETTING, env_id, method_label
 from benches.report.recipe_view import format_value, recipe_rows
@@ -30,14 +31,6 @@ from benches.site.reproduction import reproduction
 
 SCALING = ("time_per_iter_s", *CLAIM_OF)
 """Metrics plotted against T: the time per iteration and those judged against a claim."""
-
-
-ABOUT_DEFAULTS: dict[str, dict[str, Any]] = {  # fields older records may lack
-    "method": {"description": "", "computes": "", "paper": "", "paper_url": "", "libraries": [],
-               "complexity": {"memory": "?", "backward": "?", "optimizer_steps": "?"},
-               "recipes": {}},
-    "dataset": {"description": ""},
-}
 
 
 @dataclass
@@ -88,12 +81,12 @@ class SiteContent:
         return [(p.file, p.title) for p in self.pages]
 
 
-def _abouts(records: list[dict], part: str) -> dict[str, dict]:
+def _abouts(records: list[Record], part: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for r in sorted(records, key=lambda r: r.get("started_at") or ""):
-        about = (r.get("about") or {}).get(part)
+    for r in sorted(records, key=lambda r: r["started_at"] or ""):
+        about = r["about"][part]
         if about:
-            out[about["name"]] = {**ABOUT_DEFAULTS.get(part, {}), **about}
+            out[about["name"]] = about
     return out
 
 
@@ -115,7 +108,7 @@ def _series(block: pd.DataFrame, claims: dict[str, dict], metrics: tuple[str, ..
     for _, part in block.groupby(keys, dropna=False, sort=True):
         part = part.sort_values("timesteps")
         config = part.iloc[0].to_dict()
-        claim = claims.get(config["method"], {}).get("complexity") or {}
+        claim = claims[config["method"]]["complexity"] if config["method"] in claims else {}
         out.append(plots.Series(
             _label(config, varying), str(config["method"]),
             [int(t) for t in part["timesteps"]],
@@ -136,7 +129,7 @@ def _points(board: Board) -> list[dict]:
     return points
 
 
-def _curves(board: Board, by_key: dict[str, dict]) -> dict[int, list[dict]]:
+def _curves(board: Board, by_key: dict[str, Record]) -> dict[int, list[dict]]:
     varying = [c.key for c in board.text_columns if c.key != "timesteps"]
     groups: dict[int, list[dict]] = {}
     for row in board.rows:
@@ -213,7 +206,7 @@ def overview_tables(all_boards: list[Board], datasets: dict[str, dict]) -> list[
     return out
 
 
-def environments(records: list[dict]) -> list[dict]:
+def environments(records: list[Record]) -> list[dict]:
     seen: dict[str, dict] = {}
     for r in records:
         if r["env"]:
@@ -222,7 +215,7 @@ def environments(records: list[dict]) -> list[dict]:
         {"id": k, "device": e.get("device_name"), "cpu": e.get("cpu_model"),
          "threads": e.get("torch_threads"), "cpus": e.get("cpu_count"),
          "python": e.get("python"), "platform": e.get("platform"),
-         "versions": ", ".join(f"{n} {v}" for n, v in (e.get("versions") or {}).items() if v),
+         "versions": ", ".join(f"{n} {v}" for n, v in e.get("versions", {}).items() if v),
          "cuda": e.get("cuda"), "cudnn": e.get("cudnn"), "driver": e.get("cuda_driver"),
          "commit": (e.get("git_commit") or "")[:10] + (" (dirty)" if e.get("git_dirty") else "")}
         for k, e in sorted(seen.items())
@@ -238,12 +231,12 @@ def _common_only(board: Board, methods: dict[str, dict]) -> list[str]:
                   if "published" in about and board.dataset not in about["published"])
 
 
-def _paper_setups(records: list[dict]) -> dict[str, dict[str, dict]]:
+def _paper_setups(records: list[Record]) -> dict[str, dict[str, dict]]:
     """Method → dataset → its published setup there, for the datasets of the records (each
     record of a method on a dataset with a published setup keeps it)."""
     out: dict[str, dict[str, dict]] = {}
     for r in records:
-        setup = (r.get("about") or {}).get("paper_setup")
+        setup = r["about"]["paper_setup"]
         if isinstance(setup, dict) and "values" in setup:
             out.setdefault(setup["method"], {}).setdefault(setup["dataset"], setup)
     return out
@@ -251,7 +244,7 @@ def _paper_setups(records: list[dict]) -> dict[str, dict[str, dict]]:
 
 def _published(about: dict[str, Any]) -> str:
     """``cifar10 (vgg11 T=6), …``: where the method published, from its declaration."""
-    published = about.get("published") or {}
+    published = about["published"]
     return ", ".join(f"{d} ({format_value('rows', rows)})" for d, rows in published.items())
 
 
@@ -273,7 +266,7 @@ def _diff(recipe: dict[str, Any], base: dict[str, Any], as_repr: bool = False) -
     return ", ".join(items) or "as the common recipe"
 
 
-def build_content(records: list[dict], unreadable: list[str], frame: pd.DataFrame,
+def build_content(records: list[Record], unreadable: list[str], frame: pd.DataFrame,
                   summary: pd.DataFrame, results_dir: str, out_dir: str) -> SiteContent:
     """Everything the templates show."""
     methods = _abouts(records, "method")
