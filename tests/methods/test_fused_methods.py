@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from helpers import need_triton_interpreter
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/: fused_gradients.py and helpers.py
 
 
 def run(interpret: bool) -> dict:

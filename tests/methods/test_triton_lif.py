@@ -21,7 +21,7 @@ from methods.snn.config import RESETS, SURROGATES, LIFConfig
 from methods.snn.lif import _FusedLIF, lif_forward_sequence, lif_step
 from methods.snn.rate import Eligibility, eligibility_of_sequence
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALPHAS = {"sigmoid": 4.0, "triangle": 1.0, "rectangle": 1.0}
 # λ = 2/3 and θ = 0.9 are not binary fractions: float64 checks see any float32 detour
 CONFIGS = [

@@ -10,10 +10,10 @@ default 0.05 (``train_cifar10dvs.py:87``).
   never moves (‖W − W_prev‖ = 0: torch's gradient of the norm there is 0);
 * ``reg_lambda = 0`` (the default) is exactly the plain online loop;
 * with ``BENCHES_PEER_NDOT`` (a checkout of the official code, imported at run time as in
-  ``tests/test_ndot_official.py``; nothing of it is copied here), the weights after one batch
+  ``tests/paper/test_ndot_official.py``; nothing of it is copied here), the weights after one batch
   against the official ``train_cifar10dvs`` itself on the same small network.
 
-    BENCHES_PEER_NDOT=/path/to/SNN-DNOT python -m pytest tests/test_ndot_dvs_regulariser.py -s
+    BENCHES_PEER_NDOT=/path/to/SNN-DNOT python -m pytest tests/paper/test_ndot_dvs_regulariser.py -s
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ SGD (lr 0.1, momentum 0.9, no weight decay) stepped once at the end (A) or after
 (O, ``--online_update``). Compared: the accumulated gradients (A), every neuron's trace after the
 last step, and the weights after the batch (A and O).
 
-    BENCHES_PEER_NDOT=/path/to/SNN-DNOT python -m pytest tests/test_ndot_official.py -s
+    BENCHES_PEER_NDOT=/path/to/SNN-DNOT python -m pytest tests/paper/test_ndot_official.py -s
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from methods.snn.config import LIFConfig
 from methods.snn.functional import reset_states, set_step_mode
 from methods.snn.layers import LayerFactory
 
-REPORTED = Path(__file__).resolve().parent.parent / "benches" / "data" / "reported.csv"
+REPORTED = Path(__file__).resolve().parents[2] / "benches" / "data" / "reported.csv"
 
 METHODS = ["bptt", "bptt_reset", "ottt_a", "ottt_o", "sltt", "sltt_k", "os", "rate_s", "rate_m",
            "bptt_ckpt", "fptt", "ndot_a", "ndot_o"]

@@ -411,7 +411,7 @@ def check_osr(b: Built, key: str, value: float) -> str | None:
 
 def check_rate_bn(b: Built, value: str) -> None:
     """rate_s's BatchNorm layers hand the rate pass the statistics the setup names (what each
-    computes: tests/test_rate_s_paper_bn.py)."""
+    computes: tests/paper/test_rate_s_paper_bn.py)."""
     norms = [m for m in b.model.modules() if isinstance(m, RateBatchNorm)]
     assert b.cell.method == "rate_s"  # only rate_s's setups give it (paper_recipes.ONLY_FOR)
     assert norms and {m.stats for m in norms} == {value}

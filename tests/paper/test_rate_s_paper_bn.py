@@ -68,7 +68,7 @@ def test_rate_pass_value_uses_the_statistics_worked_out_by_hand(stats: str) -> N
 
 
 def test_mean_is_what_rate_batchnorm_computed_before() -> None:
-    """``mean`` is the default: the averaged statistics of tests/test_rate_methods.py."""
+    """``mean`` is the default: the averaged statistics of tests/methods/test_rate_methods.py."""
     default = spike_then_rate(RateBatchNorm(2, dims=1), STEPS, torch.tensor(RATE))
     mean = spike_then_rate(RateBatchNorm(2, dims=1, stats="mean"), STEPS, torch.tensor(RATE))
     assert torch.equal(default, mean)
