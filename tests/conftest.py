@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+# The paper tests write their small files with the data-set tests' writers (``from
+# test_datasets_cifar import write_cifar10``): their folder is importable from every folder,
+# as this one is (pytest puts tests/ on sys.path for helpers.py and the other shared modules).
+sys.path.insert(1, str(Path(__file__).resolve().parent / "datasets"))
 
 
 @pytest.fixture(autouse=True)
