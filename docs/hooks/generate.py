@@ -5,7 +5,7 @@
 - ``records.md``: ``<!-- record-schema -->`` becomes the record schema: version, statuses and
   the metric schema of ``benches/schema.py`` (unit, better direction, description, display).
 
-Wired in ``mkdocs.yml`` (``hooks:``). ``tests/test_docs.py`` loads this file too and takes the
+Wired in ``mkdocs.yml`` (``hooks:``). ``tests/harness/test_docs.py`` loads this file too and takes the
 parser from :func:`build_parser`, so the import of the parser builder lives here only.
 """
 

@@ -1,6 +1,6 @@
 """snntorch 1.0: ``snn.Leaky`` stepped in a Python loop (snntorch has no fused multi-step LIF).
 
-Conventions found by ``tests/test_library_parity.py`` and how they are handled:
+Conventions found by ``tests/methods/test_library_parity.py`` and how they are handled:
 
 * A **hard reset** is expressed exactly: ``reset_delay=True`` resets from the previous potential
   with a detached spike (exact for a detached reset), ``reset_delay=False`` immediately through
