@@ -5,8 +5,8 @@
 - ``records.md``: ``<!-- record-schema -->`` becomes the record schema: version, statuses and
   the metric schema of ``benches/schema.py`` (unit, better direction, description, display).
 
-Wired in ``mkdocs.yml`` (``hooks:``). ``tests/harness/test_docs.py`` loads this file too and takes the
-parser from :func:`build_parser`, so the import of the parser builder lives here only.
+Wired in ``mkdocs.yml`` (``hooks:``). ``tests/harness/test_docs.py`` loads this file too and
+takes the parser from :func:`build_parser`, so the import of the parser builder lives here only.
 """
 
 from __future__ import annotations
