@@ -10,8 +10,11 @@ import platform
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import torch
+
+from benches.cell import Cell
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRACKED_DISTRIBUTIONS = ("torch", "torchvision", "numpy", "scikit-learn")
@@ -93,4 +96,28 @@ def environment(device: torch.device, hostname: bool = False) -> dict:
     }
     if hostname:
         env["hostname"] = socket.gethostname()
+    return env
+
+
+def record_environment(cell: Cell, device: torch.device, hostname: bool = False,
+                       ran: bool = False) -> dict[str, Any]:
+    """A record's ``env`` block, the one place it is built: :func:`environment` and the
+    library's block (name, version, backend, the variables that select it as this process saw
+    them, the backend in use; for a cell that ran, how its neuron differs from the suite's)."""
+    from methods import get_method
+    from methods.libraries import get_library
+
+    env: dict[str, Any] = environment(device, hostname=hostname)
+    library = get_library(cell.library)
+    lib_env: dict[str, Any] = {
+        "name": cell.library, "version": library.version(), "backend": cell.backend,
+        "env": {k: os.environ.get(k) for k in library.backend_env(cell.backend)},
+    }
+    env["library"] = lib_env
+    try:
+        lib_env["backend_in_use"] = library.backend_in_use(cell.backend, device)
+    except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
+        lib_env["backend_in_use"] = f"unknown ({type(exc).__name__})"
+    if ran:
+        lib_env["semantics"] = library.semantics(get_method(cell.method).recipe_of(cell).lif())
     return env

@@ -22,7 +22,7 @@ import torch
 from benches.cell import MEMORY_ENV, THREADS_ENV, Cell
 from benches.errors import RECORD_WRITE_FAILED
 from benches.measure.presence import announced
-from benches.measure.provenance import environment
+from benches.measure.provenance import record_environment
 from benches.records import make_record, now, write_record
 from benches.worker.checkpoint import checkpoint_dir
 from benches.worker.checkpoint import remove as remove_checkpoint
@@ -131,12 +131,7 @@ def run_cell(
     if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         die_with_parent()
-    os.environ.update(env or {})
-    if os.environ.get(MEMORY_ENV):
-        limit_memory(int(os.environ[MEMORY_ENV]))
-    cell = Cell.from_dict(cell_dict)
-    if cell.threads is None and os.environ.get(THREADS_ENV):
-        torch.set_num_threads(int(os.environ[THREADS_ENV]))
+    cell = _enter(cell_dict, env)
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
     if not ok:
@@ -144,6 +139,38 @@ def run_cell(
                            command=command, about=about(cell)), out_dir)
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
+    status, reason, metrics, extra = _measure(cell, data_root, saved)
+    device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
+                          else "cpu")
+    record_env = record_environment(cell, device, hostname=records_hostname(command),
+                                    ran=status == "ok")
+    if status == "ok":  # how the library's neuron differs from the suite's, measured
+        lif = get_method(cell.method).recipe_of(cell).lif()
+        metrics["neuron_spike_mismatch"] = get_library(cell.library).spike_mismatch(lif)
+    record = make_record(
+        cell, status, reason, metrics, record_env, matrix=matrix, started_at=started,
+        duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
+    )
+    _write(record, out_dir)
+    if status == "ok" and saved is not None and not keep_checkpoints:
+        remove_checkpoint(saved)
+
+
+def _enter(cell_dict: dict, env: dict[str, str] | None) -> Cell:
+    """Apply ``env`` and the limits it sets (before CUDA starts); the cell."""
+    os.environ.update(env or {})
+    if os.environ.get(MEMORY_ENV):
+        limit_memory(int(os.environ[MEMORY_ENV]))
+    cell = Cell.from_dict(cell_dict)
+    if cell.threads is None and os.environ.get(THREADS_ENV):
+        torch.set_num_threads(int(os.environ[THREADS_ENV]))
+    return cell
+
+
+def _measure(cell: Cell, data_root: str | None, saved: Any
+             ) -> tuple[str, str | None, dict[str, Any], dict[str, Any]]:
+    """Run the cell: its status, reason, metrics and the record's extra keys (a failure of the
+    cell becomes its status, never an exception)."""
     status, reason = "ok", None
     metrics: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -162,33 +189,7 @@ def run_cell(
         status = "oom" if is_oom(exc) else "failed"
         reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
         extra["traceback"] = traceback.format_exc()
-    device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
-                          else "cpu")
-    # the record's environment block (not the variables ``env`` applied above)
-    record_env = environment(device, hostname=records_hostname(command))
-    library = get_library(cell.library)
-    lib_env: dict[str, Any] = {
-        "name": cell.library, "version": library.version(), "backend": cell.backend,
-        # the variables that select the backend, as this process saw them (None: not set)
-        "env": {k: os.environ.get(k) for k in library.backend_env(cell.backend)},
-    }
-    record_env["library"] = lib_env
-    try:
-        lib_env["backend_in_use"] = library.backend_in_use(cell.backend, device)
-    except Exception as exc:  # noqa: BLE001 - provenance must not lose the record
-        lib_env["backend_in_use"] = f"unknown ({type(exc).__name__})"
-    if status == "ok":  # how the library's neuron differs from the suite's, measured
-        lif = get_method(cell.method).recipe_of(cell).lif()
-        lib_env["semantics"] = library.semantics(lif)
-        metrics["neuron_spike_mismatch"] = library.spike_mismatch(lif)
-    record = make_record(
-        cell, status, reason, metrics, record_env, matrix=matrix, started_at=started,
-        duration_s=time.perf_counter() - t0, command=command, about=about(cell), **extra,
-    )
-    _write(record, out_dir)
-    if status == "ok" and saved is not None and not keep_checkpoints:
-        remove_checkpoint(saved)
-
+    return status, reason, metrics, extra
 
 preload()
 

@@ -104,135 +104,170 @@ def run_stage(
     data_root: DataRoot = None, checkpoint_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for one stage: ``method``'s recipe, at its T."""
-    cell, recipe, T = method.cell, method.recipe, method.T
-    splits = dataset.splits(T, recipe.augment, data_root, **data_options(method.recipe, dataset))
-    optimizer = make_optimizer(model, recipe)
-    schedule = make_schedule(optimizer, recipe)
-    runner = StepRunner(method, model, optimizer, device)
-    timer = IterationTimer(device)
-    wait = DataWait(device)
-    cuda_mem = CudaMemory(device) if device.type == "cuda" else None
-    cuda_mem_started = False
-    workers = data_workers(device)
-    train_batches = Batches(splits.train, recipe.batch_size, True, device, workers)
-    test_batches = Batches(splits.test, recipe.batch_size, False, device, workers)
-    loss_curve: list[float] = []
-    acc_curve: list[float] = []
-    activation_bytes = None
-    rates: dict[str, float] | None = None
-    resumed_at: list[int] = []
-    iteration = 0
-    train_time = 0.0
-    start_epoch = 0
-
-    state = checkpoint.load(checkpoint_dir) if checkpoint_dir is not None else None
-    if state is not None:
-        if state.get("format") != CHECKPOINT_FORMAT or state.get("cell") != cell.key():
-            raise ValueError(f"the checkpoint in {checkpoint_dir} is not one of this cell's "
-                             "(delete the folder to start afresh)")
-        model.load_state_dict(state["model"])
-        checkpoint.restore_module_extras(model, state["module_extras"])
-        method.load_state_dict(state.get("method", {}))  # e.g. FPTT's running average
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["scheduler"])
-        loss_curve, acc_curve = list(state["train_loss_curve"]), list(state["test_top1_curve"])
-        activation_bytes, rates = state["activation_bytes"], state["firing_rates"]
-        iteration, train_time = state["iterations"], state["train_time_s"]
-        timer.samples[:] = state["timer"]["samples"]
-        for phase, values in state["timer"]["phases"].items():
-            timer.phase_samples[phase] = list(values)
-        wait.samples[:] = state["data_wait_s"]
-        start_epoch = state["epoch"] + 1
-        resumed_at = [*state["resumed_at_epochs"], start_epoch]
-        checkpoint.set_rng_state(state["rng"])  # last: nothing may draw between it and training
-        del state
-    first_here = iteration  # this process's first iteration
-    untimed = max(recipe.warmup_iters, 1)  # per process: the probe or a cold start, then warm-up
-
+    stage = Stage(method, dataset, model, device, data_root)
+    if checkpoint_dir is not None:
+        stage.restore(checkpoint_dir)
+    stage.first_here = stage.iteration  # this process's first iteration
     model.train()
-    bar = tqdm(range(start_epoch, recipe.epochs), desc="  epochs", leave=False, position=1,
-               disable=None, total=recipe.epochs, initial=start_epoch)
+    bar = tqdm(range(stage.start_epoch, method.recipe.epochs), desc="  epochs", leave=False,
+               position=1, disable=None, total=method.recipe.epochs, initial=stage.start_epoch)
     try:
         for epoch in bar:
-            losses = []
-            epoch_start = time.perf_counter()
-            wait.restart()
-            for x, y in train_batches.epoch(cell.seed * 1000 + epoch):
-                x, y = wait.to_device(x, y)
-                x_seq = dataset.encode(x, T)
-                local = iteration - first_here
-                record = local >= untimed
-                if iteration == 0:
-                    with SavedTensorMeter(exclude=model_tensors(model)) as meter:
-                        loss = runner(x_seq, y)
-                    activation_bytes = meter.peak
-                else:
-                    if cuda_mem is not None and local == untimed:
-                        cuda_mem.start()
-                        cuda_mem_started = True
-                    with timer.iteration(record=record):
-                        loss = runner(x_seq, y, timer)
-                wait.step_done(record)
-                losses.append(loss)
-                if device.type != "cuda" and not math.isfinite(float(loss)):  # no sync on CPU
-                    raise Diverged(epoch, iteration, float(loss))
-                iteration += 1
-            train_time += time.perf_counter() - epoch_start
-            schedule.step()
-            epoch_losses = torch.stack(losses)
-            finite = torch.isfinite(epoch_losses)
-            if not bool(finite.all()):  # on CUDA: one check per epoch, not a sync per step
-                first = int((~finite).nonzero()[0])
-                raise Diverged(epoch, iteration - len(losses) + first,
-                               float(epoch_losses[first]))
-            loss_curve.append(float(epoch_losses.mean()))
-            last = epoch == recipe.epochs - 1
-            with runner.autocast(), evaluation_statistics(method, model, dataset, train_batches), \
-                    firing_rates(model) if last else contextlib.nullcontext() as r:
-                acc = evaluate(method, model, dataset, test_batches, device, recipe.batch_size)
-            if last:
-                rates = r
-            acc_curve.append(acc)
-            bar.set_postfix(loss=f"{loss_curve[-1]:.3f}", top1=f"{acc:.3f}")
+            loss, acc = stage.train_epoch(epoch)
+            bar.set_postfix(loss=f"{loss:.3f}", top1=f"{acc:.3f}")
             if checkpoint_dir is not None:
-                checkpoint.save(checkpoint_dir, {
-                    "format": CHECKPOINT_FORMAT, "cell": cell.key(), "epoch": epoch,
-                    "model": model.state_dict(), "module_extras": checkpoint.module_extras(model),
-                    "method": method.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": schedule.state_dict(),
-                    "train_loss_curve": loss_curve, "test_top1_curve": acc_curve,
-                    "iterations": iteration, "train_time_s": train_time,
-                    "activation_bytes": activation_bytes, "firing_rates": rates,
-                    "timer": {"samples": timer.samples,
-                              "phases": {k: list(v) for k, v in timer.phase_samples.items()}},
-                    "data_wait_s": wait.samples, "resumed_at_epochs": resumed_at,
-                    "rng": checkpoint.rng_state(),
-                })
+                checkpoint.save(checkpoint_dir, stage.state(epoch))
     finally:
-        train_batches.close()
-        test_batches.close()
-    metrics = {
-        "test_top1": acc_curve[-1],
-        "test_samples": len(splits.test),  # type: ignore[arg-type]
-        "test_top1_curve": acc_curve,
-        "train_loss_curve": loss_curve,
-        "train_time_s": train_time,
-        "iterations": iteration,
-        "activation_bytes": activation_bytes,
-        "firing_rates": rates,
-        "mean_firing_rate": sum(rates.values()) / len(rates) if rates else None,
-        **timer.summary(recipe.batch_size),
-        **wait.summary(timer.samples),
-        "data_workers": train_batches.workers,
-        "resumed_at_epochs": resumed_at,
-    }
-    if cuda_mem is not None and cuda_mem_started and timer.samples:
-        metrics.update(cuda_mem.summary())
-        if runner.graphed:  # replays allocate nothing: the working memory of an eager step
-            metrics["cuda_max_allocated_bytes"] = runner.eager_peak_bytes
-    metrics["execution"] = runner.info()
-    return metrics
+        stage.train_batches.close()
+        stage.test_batches.close()
+    return stage.metrics()
+
+
+class Stage:
+    """One training stage in progress: what it trains with, and what it has measured so far
+    (the state a checkpoint holds)."""
+
+    def __init__(self, method: Method, dataset: Dataset, model: nn.Module,
+                 device: torch.device, data_root: DataRoot) -> None:
+        self.method, self.dataset, self.model, self.device = method, dataset, model, device
+        recipe = self.recipe = method.recipe
+        self.splits = dataset.splits(method.T, recipe.augment, data_root,
+                                     **data_options(recipe, dataset))
+        self.optimizer = make_optimizer(model, recipe)
+        self.schedule = make_schedule(self.optimizer, recipe)
+        self.runner = StepRunner(method, model, self.optimizer, device)
+        self.timer = IterationTimer(device)
+        self.wait = DataWait(device)
+        self.cuda_mem = CudaMemory(device) if device.type == "cuda" else None
+        self.cuda_mem_started = False
+        workers = data_workers(device)
+        self.train_batches = Batches(self.splits.train, recipe.batch_size, True, device, workers)
+        self.test_batches = Batches(self.splits.test, recipe.batch_size, False, device, workers)
+        self.loss_curve: list[float] = []
+        self.acc_curve: list[float] = []
+        self.activation_bytes: int | None = None
+        self.rates: dict[str, float] | None = None
+        self.resumed_at: list[int] = []
+        self.iteration, self.train_time, self.start_epoch, self.first_here = 0, 0.0, 0, 0
+        # per process: the probe or a cold start, then warm-up
+        self.untimed = max(recipe.warmup_iters, 1)
+
+    def restore(self, folder: str | os.PathLike[str]) -> None:
+        """Continue from the checkpoint in ``folder``, if there is one."""
+        state = checkpoint.load(folder)
+        if state is None:
+            return
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("cell") != self.method.cell.key():
+            raise ValueError(f"the checkpoint in {folder} is not one of this cell's "
+                             "(delete the folder to start afresh)")
+        self.model.load_state_dict(state["model"])
+        checkpoint.restore_module_extras(self.model, state["module_extras"])
+        self.method.load_state_dict(state.get("method", {}))  # e.g. FPTT's running average
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
+        self.loss_curve = list(state["train_loss_curve"])
+        self.acc_curve = list(state["test_top1_curve"])
+        self.activation_bytes, self.rates = state["activation_bytes"], state["firing_rates"]
+        self.iteration, self.train_time = state["iterations"], state["train_time_s"]
+        self.timer.samples[:] = state["timer"]["samples"]
+        for phase, values in state["timer"]["phases"].items():
+            self.timer.phase_samples[phase] = list(values)
+        self.wait.samples[:] = state["data_wait_s"]
+        self.start_epoch = state["epoch"] + 1
+        self.resumed_at = [*state["resumed_at_epochs"], self.start_epoch]
+        checkpoint.set_rng_state(state["rng"])  # last: nothing may draw between it and training
+
+    def train_epoch(self, epoch: int) -> tuple[float, float]:
+        """Train and evaluate one epoch; its mean loss and test top-1."""
+        epoch_start = time.perf_counter()
+        self.wait.restart()
+        losses = [self.step(x, y, epoch)
+                  for x, y in self.train_batches.epoch(self.method.cell.seed * 1000 + epoch)]
+        self.train_time += time.perf_counter() - epoch_start
+        self.schedule.step()
+        epoch_losses = torch.stack(losses)
+        finite = torch.isfinite(epoch_losses)
+        if not bool(finite.all()):  # on CUDA: one check per epoch, not a sync per step
+            first = int((~finite).nonzero()[0])
+            raise Diverged(epoch, self.iteration - len(losses) + first,
+                           float(epoch_losses[first]))
+        self.loss_curve.append(float(epoch_losses.mean()))
+        last = epoch == self.recipe.epochs - 1
+        with self.runner.autocast(), \
+                evaluation_statistics(self.method, self.model, self.dataset, self.train_batches), \
+                firing_rates(self.model) if last else contextlib.nullcontext() as r:
+            acc = evaluate(self.method, self.model, self.dataset, self.test_batches, self.device,
+                           self.recipe.batch_size)
+        if last:
+            self.rates = r
+        self.acc_curve.append(acc)
+        return self.loss_curve[-1], acc
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> torch.Tensor:
+        """One training iteration (the first: the activation-memory probe); its loss."""
+        x, y = self.wait.to_device(x, y)
+        x_seq = self.dataset.encode(x, self.method.T)
+        local = self.iteration - self.first_here
+        timed = local >= self.untimed
+        if self.iteration == 0:
+            with SavedTensorMeter(exclude=model_tensors(self.model)) as meter:
+                loss = self.runner(x_seq, y)
+            self.activation_bytes = meter.peak
+        else:
+            if self.cuda_mem is not None and local == self.untimed:
+                self.cuda_mem.start()
+                self.cuda_mem_started = True
+            with self.timer.iteration(record=timed):
+                loss = self.runner(x_seq, y, self.timer)
+        self.wait.step_done(timed)
+        if self.device.type != "cuda" and not math.isfinite(float(loss)):  # no sync on CPU
+            raise Diverged(epoch, self.iteration, float(loss))
+        self.iteration += 1
+        return loss
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        """What a checkpoint after ``epoch`` holds."""
+        timer = self.timer
+        return {
+            "format": CHECKPOINT_FORMAT, "cell": self.method.cell.key(), "epoch": epoch,
+            "model": self.model.state_dict(),
+            "module_extras": checkpoint.module_extras(self.model),
+            "method": self.method.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "train_loss_curve": self.loss_curve, "test_top1_curve": self.acc_curve,
+            "iterations": self.iteration, "train_time_s": self.train_time,
+            "activation_bytes": self.activation_bytes, "firing_rates": self.rates,
+            "timer": {"samples": timer.samples,
+                      "phases": {k: list(v) for k, v in timer.phase_samples.items()}},
+            "data_wait_s": self.wait.samples, "resumed_at_epochs": self.resumed_at,
+            "rng": checkpoint.rng_state(),
+        }
+
+    def metrics(self) -> dict[str, Any]:
+        """The record's metrics of the finished stage."""
+        rates = self.rates
+        metrics = {
+            "test_top1": self.acc_curve[-1],
+            "test_samples": len(self.splits.test),  # type: ignore[arg-type]
+            "test_top1_curve": self.acc_curve,
+            "train_loss_curve": self.loss_curve,
+            "train_time_s": self.train_time,
+            "iterations": self.iteration,
+            "activation_bytes": self.activation_bytes,
+            "firing_rates": rates,
+            "mean_firing_rate": sum(rates.values()) / len(rates) if rates else None,
+            **self.timer.summary(self.recipe.batch_size),
+            **self.wait.summary(self.timer.samples),
+            "data_workers": self.train_batches.workers,
+            "resumed_at_epochs": self.resumed_at,
+        }
+        if self.cuda_mem is not None and self.cuda_mem_started and self.timer.samples:
+            metrics.update(self.cuda_mem.summary())
+            if self.runner.graphed:  # replays allocate nothing: an eager step's working memory
+                metrics["cuda_max_allocated_bytes"] = self.runner.eager_peak_bytes
+        metrics["execution"] = self.runner.info()
+        return metrics
 
 
 register_mode(Mode("train", "accuracy and cost of a full training run (curves, time, "
