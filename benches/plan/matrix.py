@@ -47,12 +47,12 @@ from typing import Any
 from benches.cell import DEFAULT_TIMEOUT_S, DEVICES, PRECISIONS, Cell
 from benches.errors import UserError
 from benches.worker.modes import list_modes
-from datasets import get_dataset, list_datasets
-from methods import get_method, list_methods
+from datasets import Dataset, get_dataset, list_datasets
+from methods import Method, get_method, list_methods
 from methods.architectures import list_architectures
 from methods.libraries import DEFAULT_LIBRARY, get_library, list_libraries
-from methods.paper_recipes import paper_setup
-from methods.recipes import TRACKS
+from methods.paper_recipes import PaperSetup, paper_setup
+from methods.recipes import TRACKS, Recipe
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
         "tracks", "precision", "compile")
@@ -275,93 +275,145 @@ def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
     return True
 
 
-def _grid_cells(spec: dict, where: str) -> list[Cell]:
-    methods = _as_list(spec.get("methods", []), "methods", where)
-    datasets = _as_list(spec.get("datasets", []), "datasets", where)
-    _check_names(methods, list_methods(), "method", where)
-    _check_names(datasets, list_datasets(), "dataset", where)
-    libraries = _as_list(spec.get("libraries", [DEFAULT_LIBRARY]), "libraries", where)
-    _check_names(libraries, list_libraries(), "library", where)
+@dataclass
+class Grid:
+    """One ``[[grid]]`` table, validated: every axis a list, every name known."""
+
+    methods: list[str]
+    datasets: list[str]
+    libraries: list[str]
+    architectures: list[str] | None  # None: each dataset's default
+    timesteps: list[int]
+    seeds: list[int]
+    tracks: list[str]
+    mode: str
+    device: str
+    threads: int | None
+    precisions: list[str]
+    compiles: list[bool]
+    backends: list[str] | None
+    params: dict[str, Any]
+    recipe: dict[str, Any]
+    published: bool  # rows = "published"
+    named: set[str]  # the keys the table gives (the rest are defaults)
+
+
+def _grid(spec: dict, where: str) -> Grid:
+    """Validate a grid table (one clear line per problem)."""
+    def names(key: str, default: list, known: list[str], kind: str) -> list:
+        values = _as_list(spec.get(key, default), key, where)
+        _check_names(values, known, kind, where)
+        return values
+
     architectures = spec.get("architectures")
     if architectures is not None:
-        architectures = _as_list(architectures, "architectures", where)
-        _check_names(architectures, list_architectures(), "architecture", where)
-    timesteps = validate_timesteps(_as_list(spec.get("timesteps", [4]), "timesteps", where),
-                                   where)
+        architectures = names("architectures", [], list_architectures(), "architecture")
     seeds = _as_list(spec.get("seeds", [0]), "seeds", where)
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise UserError(f"{where}: seeds must be integers")
-    tracks = _as_list(spec.get("tracks", ["common"]), "tracks", where)
-    _check_names(tracks, list(TRACKS), "track", where)
-    mode = spec.get("mode", "train")
-    _check_names([mode], list_modes(), "mode", where)
-    device = spec.get("device", "cpu")
-    _check_names([device], list(DEVICES), "device", where)
     threads = spec.get("threads")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise UserError(f"{where}: threads must be a positive integer")
-    precisions = _as_list(spec.get("precision", ["fp32"]), "precision", where)
-    _check_names(precisions, list(PRECISIONS), "precision", where)
     compiles = _as_list(spec.get("compile", [False]), "compile", where)
     if not all(isinstance(c, bool) for c in compiles):
         raise UserError(f"{where}: compile must be true or false (or a list of them)")
-    backends = spec.get("backends")
-    params: dict = spec["params"]
-    if not isinstance(params, dict) or not isinstance(spec["recipe"], dict):
+    if not isinstance(spec["params"], dict) or not isinstance(spec["recipe"], dict):
         raise UserError(f"{where}: recipe and params must be tables")
-    _check_params(params, methods, where)
+    methods = names("methods", [], list_methods(), "method")
+    _check_params(spec["params"], methods, where)
+    grid = Grid(
+        methods=methods, datasets=names("datasets", [], list_datasets(), "dataset"),
+        libraries=names("libraries", [DEFAULT_LIBRARY], list_libraries(), "library"),
+        architectures=architectures,
+        timesteps=validate_timesteps(_as_list(spec.get("timesteps", [4]), "timesteps", where),
+                                     where),
+        seeds=seeds, tracks=names("tracks", ["common"], list(TRACKS), "track"),
+        mode=names("mode", ["train"], list_modes(), "mode")[0],
+        device=names("device", ["cpu"], list(DEVICES), "device")[0], threads=threads,
+        precisions=names("precision", ["fp32"], list(PRECISIONS), "precision"),
+        compiles=compiles, backends=spec.get("backends"), params=spec["params"],
+        recipe=spec["recipe"], published=_published_rows(spec, where), named=set(spec))
+    if grid.published and grid.tracks != ["paper"]:
+        raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
+    return grid
+
+
+def _published_rows(spec: dict, where: str) -> bool:
     published = spec.get("rows")
     if published not in (None, "published"):
         raise UserError(f"{where}: rows must be \"published\" (each method's published "
                         f"architecture and T points), got {published!r}")
-    if published and tracks != ["paper"]:
-        raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
-    cells = []
+    return published == "published"
+
+
+def _grid_cells(spec: dict, where: str) -> list[Cell]:
+    """The cells of one grid table, in the order of its axes."""
+    grid = _grid(spec, where)
+    cells: list[Cell] = []
     for dataset_name, method_name, library, seed, track in itertools.product(
-        datasets, methods, libraries, seeds, tracks
+        grid.datasets, grid.methods, grid.libraries, grid.seeds, grid.tracks
     ):
-        dataset = get_dataset(dataset_name)
-        method = get_method(method_name)
         setup = paper_setup(method_name, dataset_name) if track == "paper" else None
         if track == "paper" and setup is None:
             continue  # nothing published there: the method runs on the common track only
-        try:
-            if setup is None:
-                recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
-            else:
-                recipe = method.recipe_for(track, dataset_name)
-            recipe = recipe.updated(**spec["recipe"])
-        except (ValueError, TypeError) as exc:
-            raise UserError(f"{where}: bad recipe for {method_name}: {exc}") from None
-        own = {k: _as_list(v, k, where) for k, v in params.items() if k in method.parameters}
-        if setup is not None:
-            own = {k: [v] for k, v in setup.params.items()} | own
-        if published and setup is not None:
-            points = [(r.architecture, r.timesteps) for r in setup.rows
-                      if (architectures is None or r.architecture in architectures)
-                      and ("timesteps" not in spec or r.timesteps in timesteps)]
+        cells += _point_cells(grid, dataset_name, method_name, library, seed, track, setup,
+                              where)
+    return cells
+
+
+def _recipe(method: type[Method], dataset: Dataset, track: str, setup: PaperSetup | None,
+            grid: Grid, where: str) -> Recipe:
+    """The cell's recipe: the track's (with the dataset's defaults) or the published setup's,
+    then the grid's own values."""
+    try:
+        if setup is None:
+            recipe = method.recipe_for(track).updated(**dataset.recipe_defaults)
         else:
-            own_T = [dataset.timesteps] if dataset.timesteps and "timesteps" not in spec else []
-            points = list(itertools.product(architectures or [dataset.default_architecture],
-                                            own_T or timesteps))
-        run_precisions = precisions if "precision" in spec or setup is None \
-            else [setup.precision]
-        for (arch, T), backend, values, precision, compiled in itertools.product(
-            points,
-            _as_list(backends, "backends", where) if backends else [None],
-            itertools.product(*own.values()) if own else [()],
-            run_precisions, compiles,
-        ):
-            try:
-                cells.append(Cell(
-                    method=method_name, library=library, dataset=dataset_name,
-                    architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
-                    params=dict(zip(own, values, strict=True)),
-                    backend=backend or _default_backend(library, device), mode=mode,
-                    device=device, threads=threads, precision=precision, compile=compiled,
-                ))
-            except ValueError as exc:
-                raise UserError(f"{where}: {exc}") from None
+            recipe = method.recipe_for(track, dataset.name)
+        return recipe.updated(**grid.recipe)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{where}: bad recipe for {method.name}: {exc}") from None
+
+
+def _points(grid: Grid, dataset: Dataset, setup: PaperSetup | None) -> list[tuple[str, int]]:
+    """(architecture, T) pairs: the published ones (filtered by the grid), or the grid's (the
+    dataset's own architecture and T where the grid names none)."""
+    if grid.published and setup is not None:
+        return [(r.architecture, r.timesteps) for r in setup.rows
+                if (grid.architectures is None or r.architecture in grid.architectures)
+                and ("timesteps" not in grid.named or r.timesteps in grid.timesteps)]
+    own_T = [dataset.timesteps] if dataset.timesteps and "timesteps" not in grid.named else []
+    return list(itertools.product(grid.architectures or [dataset.default_architecture],
+                                  own_T or grid.timesteps))
+
+
+def _point_cells(grid: Grid, dataset_name: str, method_name: str, library: str, seed: int,
+                 track: str, setup: PaperSetup | None, where: str) -> list[Cell]:
+    """The cells of one dataset × method × library × seed × track of a grid."""
+    dataset, method = get_dataset(dataset_name), get_method(method_name)
+    recipe = _recipe(method, dataset, track, setup, grid, where)
+    own = {k: _as_list(v, k, where) for k, v in grid.params.items() if k in method.parameters}
+    if setup is not None:
+        own = {k: [v] for k, v in setup.params.items()} | own
+    precisions = grid.precisions if "precision" in grid.named or setup is None \
+        else [setup.precision]
+    cells = []
+    for (arch, T), backend, values, precision, compiled in itertools.product(
+        _points(grid, dataset, setup),
+        _as_list(grid.backends, "backends", where) if grid.backends else [None],
+        itertools.product(*own.values()) if own else [()], precisions, grid.compiles,
+    ):
+        try:
+            cells.append(Cell(
+                method=method_name, library=library, dataset=dataset_name,
+                architecture=arch, timesteps=T, seed=seed, recipe=recipe.to_dict(),
+                params=dict(zip(own, values, strict=True)),
+                backend=backend or _default_backend(library, grid.device), mode=grid.mode,
+                device=grid.device, threads=grid.threads, precision=precision,
+                compile=compiled,
+            ))
+        except ValueError as exc:
+            raise UserError(f"{where}: {exc}") from None
     return cells
 
 
