@@ -293,87 +293,115 @@ def _parse_gates(values: list[str]) -> set[str]:
     return names - {"none"}
 
 
+@dataclass
+class Outcome:
+    """What comparing two folders found, before it is written out."""
+
+    keys: list[str]  # cells ok in both
+    rows: list[tuple[bool, str, list[str]]] = field(default_factory=list)
+    regressions: list[tuple[str, str, list[Change]]] = field(default_factory=list)
+    improved: int = 0
+    ungated: int = 0
+    not_compared: list[list[str]] = field(default_factory=list)
+    status_failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
 def compare(a_path: str, b_path: str, rules: Rules | None = None,
             gates: set[str] | None = None, changed_only: bool = False,
             fmt: str = "github") -> tuple[str, int]:
     """The report text and the exit status (1 if a cell regressed in a gated metric)."""
-    from tabulate import tabulate
-
     rules = rules or Rules()
     gates = set(DEFAULT_GATES) if gates is None else gates
     a, b = read_folder(a_path), read_folder(b_path)
+    outcome = Outcome(sorted(set(a.ok) & set(b.ok)))
+    _compare_ok(outcome, a, b, rules, gates, changed_only)
+    _list_not_compared(outcome, a, b, gates)
+    parts = _report(outcome, a, b, rules, gates, fmt)
+    if not outcome.keys:
+        print("\n\n".join(parts))
+        raise UserError(f"nothing to compare: no cell is ok in both {a_path} and {b_path}")
+    status = 1 if outcome.regressions or outcome.status_failures else 0
+    return "\n\n".join(parts), status
 
-    keys = sorted(set(a.ok) & set(b.ok))
-    rows, regressions, improved, ungated = [], [], 0, 0
-    labels = _unique_labels({k: label(a.cells[k], k) for k in keys})
-    for key in keys:
+
+def _compare_ok(outcome: Outcome, a: Folder, b: Folder, rules: Rules, gates: set[str],
+                changed_only: bool) -> None:
+    """The rows and regressions of the cells ok in both folders."""
+    labels = _unique_labels({k: label(a.cells[k], k) for k in outcome.keys})
+    for key in outcome.keys:
         changes = compare_cell(key, a, b, rules)
         verdict, regressed = _verdict(changes, gates)
-        improved += any(c.verdict == "better" for c in changes)
-        ungated += not regressed and any(c.verdict == "worse" for c in changes)
+        outcome.improved += any(c.verdict == "better" for c in changes)
+        outcome.ungated += not regressed and any(c.verdict == "worse" for c in changes)
         if regressed:
             worse = [c for c in changes if c.verdict == "worse" and GATE_OF[c.metric] in gates]
-            regressions.append((labels[key], key, worse))
+            outcome.regressions.append((labels[key], key, worse))
         if changed_only and verdict in ("same", "n/a"):
             continue
         row = [labels[key]]
         for change in changes:
             row += [_fmt(change.metric, change.a), _fmt(change.metric, change.b),
                     _delta_cell(change)]
-        rows.append((regressed, labels[key], [*row, verdict]))
-    rows.sort(key=lambda r: (not r[0], r[1]))
+        outcome.rows.append((regressed, labels[key], [*row, verdict]))
+    outcome.rows.sort(key=lambda r: (not r[0], r[1]))
 
-    not_compared = []
-    status_failures = []
-    for key in sorted((set(a.state) | set(b.state)) - set(keys)):
+
+def _list_not_compared(outcome: Outcome, a: Folder, b: Folder, gates: set[str]) -> None:
+    """The cells not ok in both, and those ok in A but broken in B (a status regression)."""
+    for key in sorted((set(a.state) | set(b.state)) - set(outcome.keys)):
         sa, sb = a.state.get(key, "–"), b.state.get(key, "–")
         name = label(a.cells.get(key) or b.cells.get(key), key)
-        not_compared.append([name, key, sa, sb])
+        outcome.not_compared.append([name, key, sa, sb])
         if "status" in gates and sa == "ok" and sb in BROKEN:
-            status_failures.append((name, key, sb))
-    not_compared.sort(key=lambda r: r[0])
+            outcome.status_failures.append((name, key, sb))
+    outcome.not_compared.sort(key=lambda r: r[0])
+
+
+def _report(o: Outcome, a: Folder, b: Folder, rules: Rules, gates: set[str],
+            fmt: str) -> list[str]:
+    """The report's sections: summary, compared cells, environments, regressions, the rest."""
+    from tabulate import tabulate
 
     gate_text = ",".join(g for g in GATES if g in gates) or "none"
     parts = [
         f"A: {a.path} ({a.records} records)   B: {b.path} ({b.records} records)\n"
-        f"{len(keys)} compared, {len(regressions)} regressed, "
-        + (f"{ungated} worse in metrics not gated, " if ungated else "")
-        + f"{improved} improved, {len(not_compared)} not compared"
-        + (f" ({len(status_failures)} ok in A but not in B)" if status_failures else "")
+        f"{len(o.keys)} compared, {len(o.regressions)} regressed, "
+        + (f"{o.ungated} worse in metrics not gated, " if o.ungated else "")
+        + f"{o.improved} improved, {len(o.not_compared)} not compared"
+        + (f" ({len(o.status_failures)} ok in A but not in B)" if o.status_failures else "")
         + f"; fail on: {gate_text}\n"
         f"thresholds: top-1 max({rules.sigmas:g}·seed std, {rules.acc_floor_pp:g} pp); "
         f"time max({rules.iqrs:g}·IQR, {rules.time_floor_pct:g}%); "
         f"activation memory {rules.mem_tolerance_pct:g}%"
     ]
-    if rows:
-        table = tabulate([r[2] for r in rows], HEADERS, tablefmt=fmt, disable_numparse=True)
+    if o.rows:
+        table = tabulate([r[2] for r in o.rows], HEADERS, tablefmt=fmt, disable_numparse=True)
         parts.append(f"## Compared\n{table}")
-    elif keys:
+    elif o.keys:
         parts.append("## Compared\nno cell changed past its threshold")
-    envs = _env_note(a, b, keys)
+    envs = _env_note(a, b, o.keys)
     if envs:
         parts.append(envs)
-    if regressions or status_failures:
-        lines = []
-        for name, key, worse in regressions:
-            what = "; ".join(
-                f"{c.metric} {_fmt(c.metric, c.a)} → {_fmt(c.metric, c.b)} {UNIT[c.metric][0]} "
-                f"(Δ {_fmt(c.metric, c.delta, True)} {UNIT[c.metric][1]}, "
-                f"threshold {_fmt(c.metric, c.threshold)} {UNIT[c.metric][1]})"
-                for c in worse)
-            lines.append(f"- {name} [{key}]: {what}")
-        lines += [f"- {name} [{key}]: ok in A, {status} in B"
-                  for name, key, status in status_failures]
-        parts.append("## Regressions\n" + "\n".join(lines))
-    if not_compared:
-        table = tabulate(not_compared, ["cell", "key", "A", "B"], tablefmt=fmt,
+    if o.regressions or o.status_failures:
+        parts.append("## Regressions\n" + "\n".join(_regression_lines(o)))
+    if o.not_compared:
+        table = tabulate(o.not_compared, ["cell", "key", "A", "B"], tablefmt=fmt,
                          disable_numparse=True)
         parts.append(f"## Not compared\n{table}")
-    if not keys:
-        print("\n\n".join(parts))
-        raise UserError(f"nothing to compare: no cell is ok in both {a_path} and {b_path}")
-    status = 1 if regressions or status_failures else 0
-    return "\n\n".join(parts), status
+    return parts
+
+
+def _regression_lines(o: Outcome) -> list[str]:
+    lines = []
+    for name, key, worse in o.regressions:
+        what = "; ".join(
+            f"{c.metric} {_fmt(c.metric, c.a)} → {_fmt(c.metric, c.b)} {UNIT[c.metric][0]} "
+            f"(Δ {_fmt(c.metric, c.delta, True)} {UNIT[c.metric][1]}, "
+            f"threshold {_fmt(c.metric, c.threshold)} {UNIT[c.metric][1]})"
+            for c in worse)
+        lines.append(f"- {name} [{key}]: {what}")
+    return lines + [f"- {name} [{key}]: ok in A, {status} in B"
+                    for name, key, status in o.status_failures]
 
 
 def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
