@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Better = Literal["lower", "higher"] | None
+
+
+def missing(value: object) -> bool:
+    """Whether a table shows ``value`` as missing: ``None`` or NaN (a pandas gap). Every reader
+    asks this, not ``value != value``."""
+    return value is None or value != value
+
+
+def present(value: Any) -> float | None:
+    """``value`` as a float, or ``None`` where it is :func:`missing` (plot series, fits)."""
+    return None if missing(value) else float(value)
 
 
 @dataclass(frozen=True)
@@ -35,9 +46,8 @@ class Metric:
 
     def display(self, value: float | None) -> float | None:
         """The stored value in display units (``None`` for a missing value)."""
-        if value is None or value != value:
-            return None
-        return value * self.scale
+        shown = present(value)
+        return None if shown is None else shown * self.scale
 
     def format(self, value: float | None, std: float | None = None,
                digits: int | None = None) -> str:
@@ -56,11 +66,12 @@ def number(value: float | None, digits: int, signed: bool = False) -> str:
     """``value`` at ``digits`` decimals, ``+`` before a positive one if ``signed``; "–" for a
     missing value (None or NaN); never "-0.00" nor "+0.00". Every number of show, the site and
     compare is written by this."""
-    if value is None or value != value:
+    shown = present(value)
+    if shown is None:
         return "–"
-    if round(value, digits) == 0:
+    if round(shown, digits) == 0:
         return f"{0.0:.{digits}f}"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    return f"{shown:+.{digits}f}" if signed else f"{shown:.{digits}f}"
 
 
 def accuracy_digits(test_samples: int | None, default: int = 2) -> int:

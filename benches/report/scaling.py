@@ -8,7 +8,6 @@ activation memory and backward time with the complexity the method claims (``Met
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from tabulate import tabulate
 from benches.errors import UserError
 from benches.records import Record, load_records
 from benches.report.frames import SETTING, method_label, records_frame
-from benches.schema import ALIGNMENT, EFFICIENCY, METRICS, number
+from benches.schema import ALIGNMENT, EFFICIENCY, METRICS, number, present
 
 ZERO_BELOW = 0.35  # a claimed O(1)-in-T figure must fit an exponent below this
 ONE_ABOVE = 0.65  # a claimed O(T) figure must fit an exponent above this
@@ -36,8 +35,7 @@ class Fit:
 
 def fit_scaling(ts: Sequence[float], ys: Sequence[float | None]) -> Fit | None:
     """Power-law exponent and linear slope of ``ys`` against ``ts`` (≥ 2 positive points)."""
-    pairs = [(t, y) for t, y in zip(ts, ys, strict=True)
-             if y is not None and y > 0 and not math.isnan(y)]
+    pairs = [(t, v) for t, y in zip(ts, ys, strict=True) if (v := present(y)) is not None and v > 0]
     if len(pairs) < 2 or len({t for t, _ in pairs}) < 2:
         return None
     t, y = np.array(pairs, dtype=float).T
@@ -83,7 +81,7 @@ def efficiency_rows(frame: pd.DataFrame) -> list[dict]:
         row = dict(zip(keys_of_row, keys, strict=True))
         row["T"] = ts
         for metric in EFFICIENCY:
-            values = [None if v != v else float(v) for v in by_t[metric]]
+            values = [present(v) for v in by_t[metric]]
             row[metric] = values
             row[f"{metric}_fit"] = fit_scaling(ts, values)
         claims = [c for c in block["claimed"] if isinstance(c, dict)]

@@ -13,7 +13,7 @@ from benches.records import load_records
 from benches.report.frames import contended, contention, records_frame, seed_summary
 from benches.report.tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from benches.report.terminal import Column, fit, render, terminal_width, wrap
-from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits
+from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits, missing
 
 FORMATS = ("plain", "markdown", "csv")
 TABLE_KEYS = ["dataset", "architecture", "track", "device"]
@@ -37,7 +37,7 @@ class Board:
 def _text(key: str, value: object) -> str:
     if key == "compile":
         return "yes" if value else ""
-    return "" if value is None or value != value else str(value)
+    return "" if missing(value) else str(value)
 
 
 def top1_digits(block: pd.DataFrame) -> int:

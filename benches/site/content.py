@@ -15,7 +15,7 @@ from benches.report.frames import GROUP, SETTING, env_id, method_label
 from benches.report.recipe_view import format_value, recipe_rows
 from benches.report.scaling import CLAIM_OF, ONE_ABOVE, ZERO_BELOW
 from benches.report.tables import PROBLEM_HEADERS, problems
-from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number
+from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, number, present
 from benches.site import plots
 from benches.site.leaderboard import (
     INTERVAL_NOTE,
@@ -112,7 +112,7 @@ def _series(block: pd.DataFrame, claims: dict[str, dict], metrics: tuple[str, ..
         out.append(plots.Series(
             _label(config, varying), str(config["method"]),
             [int(t) for t in part["timesteps"]],
-            {m: [None if v != v else float(v) for v in part[m]] for m in metrics if m in part},
+            {m: [present(v) for v in part[m]] for m in metrics if m in part},
             {m: claim[c] for m, c in CLAIM_OF.items() if c in claim}))
     return out
 
@@ -371,7 +371,7 @@ def build_content(records: list[Record], unreadable: list[str], frame: pd.DataFr
                 series.append(plots.Series(
                     str(method), str(mblock["base_method"].iloc[0]),
                     [int(t) for t in means.index],
-                    {m: [None if v != v else float(v) for v in means[m]] for m in means}))
+                    {m: [present(v) for v in means[m]] for m in means}))
             figs = [f for f in (
                 plots.over_t(f"cos-{slugify(setting)}", f"Gradient cosine with BPTT — {setting}",
                              series, "grad_cosine", colors, reference=1.0),

@@ -10,7 +10,7 @@ from importlib import resources
 
 import pandas as pd
 
-from benches.schema import METRICS, accuracy_digits, number
+from benches.schema import METRICS, accuracy_digits, missing, number
 
 # A published row may name a method family when the paper does not say which variant it ran.
 VARIANTS = {"rate": ("rate_m", "rate_s"), "ottt": ("ottt_a", "ottt_o")}
@@ -61,7 +61,7 @@ def _matches(p: dict[str, str], row: pd.Series) -> bool:
 
 def _samples(row: pd.Series) -> int | None:
     value = row.get("test_samples")
-    return None if value is None or value != value else int(value)
+    return None if missing(value) else int(value)
 
 
 def reproduction(summary: pd.DataFrame) -> tuple[list[Match], list[dict[str, str]]]:
