@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benches.cell import DEVICES, PRECISIONS
 from benches.commands.common import Subparsers, expanded, ints
 from benches.errors import UserError
 from benches.records import CRASHED
@@ -46,9 +47,9 @@ def _add_selection(run: argparse.ArgumentParser) -> None:
     run.add_argument("--timesteps", nargs="+", help="replace the matrix's T values")
     run.add_argument("--seeds", nargs="+", help="replace the matrix's seeds")
     run.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
-    run.add_argument("--device", choices=("cpu", "cuda"), help="run every cell on this device")
+    run.add_argument("--device", choices=DEVICES, help="run every cell on this device")
     run.add_argument("--threads", type=int, help="torch threads per cell (default: all cores)")
-    run.add_argument("--precision", nargs="+", choices=("fp32", "bf16"),
+    run.add_argument("--precision", nargs="+", choices=PRECISIONS,
                      help="replace the matrix's precisions (bf16: autocast)")
     run.add_argument("--compile", nargs="+", choices=("false", "true"),
                      help="replace the matrix's compile axis (true: torch.compile the model)")

@@ -268,57 +268,85 @@ def _diff(recipe: dict[str, Any], base: dict[str, Any], as_repr: bool = False) -
 
 def build_content(records: list[Record], unreadable: list[str], frame: pd.DataFrame,
                   summary: pd.DataFrame, results_dir: str, out_dir: str) -> SiteContent:
-    """Everything the templates show."""
+    """Everything the templates show: one builder per page."""
     methods = _abouts(records, "method")
     datasets = _abouts(records, "dataset")
-    by_key = {r["key"]: r for r in records}
-    all_methods = sorted(set(frame["method"]))
-    colors = plots.method_colors(all_methods)
+    colors = plots.method_colors(sorted(set(frame["method"])))
     all_boards = boards(frame, summary)
-    used: Counter[str] = Counter()
-    pages: list[Page] = []
     csv_tables: dict[str, pd.DataFrame] = {}
-    headline: list[plots.Plot] = []
-    board_pages = []
+    board_pages, headline = _board_pages(all_boards, records, methods, datasets, colors,
+                                         csv_tables)
+    overviews = overview_tables(all_boards, datasets)
+    csv_tables.update(_overview_csv(overviews))
+    eff_pages = [page for page in (_efficiency_page(records, colors),
+                                   _alignment_page(records, colors)) if page is not None]
+    method_rows = _method_rows(methods, frame, records)
+    commands = sorted({c for c in (r["command"] for r in records) if c})
+    pages = [_index_page(overviews, board_pages, headline, method_rows, datasets, frame),
+             *board_pages, *eff_pages, _reproduction_page(summary),
+             Page("methods.html", "Methods", "methods.html.j2",
+                  {"methods": method_rows, "common": _common_recipe(methods) if methods else {}},
+                  [(m["anchor"], m["name"]) for m in method_rows]),
+             _environment_page(records, unreadable, frame, commands, results_dir, out_dir,
+                               sorted(csv_tables))]
+    statuses = Counter(r["status"] for r in records)
+    return SiteContent(pages, len(records), dict(statuses), overviews, headline, csv_tables,
+                       commands)
+
+
+def _board_pages(all_boards: list[Board], records: list[Record], methods: dict[str, dict],
+                 datasets: dict[str, dict], colors: dict[str, str],
+                 csv_tables: dict[str, pd.DataFrame]) -> tuple[list[Page], list[plots.Plot]]:
+    """One page per leaderboard (its table's CSV added to ``csv_tables``), and the headline
+    plots (each board's first figure)."""
+    by_key = {r["key"]: r for r in records}
+    used: Counter[str] = Counter()
+    pages, headline = [], []
     for board in all_boards:
         used[board.slug] += 1
         slug = board.slug if used[board.slug] == 1 else f"{board.slug}-{used[board.slug]}"
-        csv_name = f"board-{slug}.csv"
         board.file = f"board-{slug}.html"
-        csv_tables[csv_name] = board_csv(board)
-        points = _points(board)
+        csv_tables[f"board-{slug}.csv"] = board_csv(board)
         series = _series(board.frame, methods, SCALING)
-        figures = [p for p in (
-            plots.tradeoff(f"{slug}-mem", f"{board.title}: accuracy vs activation memory",
-                           points, "activation_bytes", "test_top1", colors),
-            plots.tradeoff(f"{slug}-gpumem", f"{board.title}: accuracy vs GPU memory",
-                           points, "cuda_max_allocated_bytes", "test_top1", colors),
-            plots.tradeoff(f"{slug}-time", f"{board.title}: accuracy vs time per iteration",
-                           points, "time_per_iter_s", "test_top1", colors),
-            plots.scaling(f"{slug}-scaling", f"{board.title}: cost vs T", series, SCALING,
-                          colors),
-            plots.curves(f"{slug}-curves", f"{board.title}: training curves",
-                         _curves(board, by_key), colors),
-        ) if p is not None]
+        figures = _board_figures(board, slug, series, by_key, colors)
         if figures:
             headline.append(figures[0])
-        where = board.title
-        legend = [METRICS[c.key] for c in board.metric_columns]
         toc = [("table", "Leaderboard"), *[(f.id, f.heading) for f in figures],
                ("metrics", "Metrics")]
-        board_pages.append(Page(
-            f"board-{slug}.html", board.title, "board.html.j2",
-            {"board": board, "figures": figures, "csv": f"data/{csv_name}",
-             "interval_note": INTERVAL_NOTE, "legend_metrics": legend,
+        pages.append(Page(
+            board.file, board.title, "board.html.j2",
+            {"board": board, "figures": figures, "csv": f"data/board-{slug}.csv",
+             "interval_note": INTERVAL_NOTE,
+             "legend_metrics": [METRICS[c.key] for c in board.metric_columns],
              "contended_load": f"{CONTENDED_LOAD:g}",
              "dataset_about": datasets.get(board.dataset, ABOUT_DEFAULTS["dataset"]),
-             "findings": findings(series, where),
+             "findings": findings(series, board.title),
              "common_only": _common_only(board, methods),
              "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))
+    return pages, headline
 
-    overviews = overview_tables(all_boards, datasets)
+
+def _board_figures(board: Board, slug: str, series: list[plots.Series],
+                   by_key: dict[str, Record], colors: dict[str, str]) -> list[plots.Plot]:
+    """A board's plots: accuracy against each cost, cost against T, training curves."""
+    points = _points(board)
+    return [p for p in (
+        plots.tradeoff(f"{slug}-mem", f"{board.title}: accuracy vs activation memory",
+                       points, "activation_bytes", "test_top1", colors),
+        plots.tradeoff(f"{slug}-gpumem", f"{board.title}: accuracy vs GPU memory",
+                       points, "cuda_max_allocated_bytes", "test_top1", colors),
+        plots.tradeoff(f"{slug}-time", f"{board.title}: accuracy vs time per iteration",
+                       points, "time_per_iter_s", "test_top1", colors),
+        plots.scaling(f"{slug}-scaling", f"{board.title}: cost vs T", series, SCALING, colors),
+        plots.curves(f"{slug}-curves", f"{board.title}: training curves",
+                     _curves(board, by_key), colors),
+    ) if p is not None]
+
+
+def _overview_csv(overviews: list[Any]) -> dict[str, pd.DataFrame]:
+    """``overview.csv``: every overview row, mean and std apart."""
+    rows = []
     for ov in overviews:
-        rows = []
         for r in ov.rows:
             item = {"dataset": ov.dataset, "track": ov.track, "method": r.method,
                     "architecture": r.config["architecture"], "T": r.config["timesteps"],
@@ -328,71 +356,80 @@ def build_content(records: list[Record], unreadable: list[str], frame: pd.DataFr
                 item[f"{METRICS[m].title} mean"] = v.mean if v else None
                 item[f"{METRICS[m].title} std"] = v.std if v else None
             rows.append(item)
-        key = "overview.csv"
-        csv_tables[key] = pd.concat([csv_tables.get(key, pd.DataFrame()), pd.DataFrame(rows)],
-                                    ignore_index=True)
+    if not overviews:
+        return {}
+    frames = [pd.DataFrame(rows)]
+    return {"overview.csv": pd.concat([pd.DataFrame(), *frames], ignore_index=True)}
 
+
+def _efficiency_page(records: list[Record], colors: dict[str, str]) -> Page | None:
+    """Cost against T per setting, with the fits and verdicts (None without such records)."""
     eff_frame = report.ok_frame(records, "efficiency")
-    eff_pages = []
-    sections: list[dict[str, Any]] = []  # of the page being built
-    if not eff_frame.empty:
-        rows = report.efficiency_rows(eff_frame)
-        for keys, group in pd.DataFrame(rows).groupby(SETTING, sort=True):
-            setting = " · ".join(str(k) for k in keys)
-            series = []
-            for _, r in group.iterrows():
-                claim = r["claimed"]  # the method's declared complexity, or None
-                series.append(plots.Series(
-                    str(r["method"]), str(r["base_method"]), list(r["T"]),
-                    {m: r[m] for m in SCALING},
-                    {m: claim[c] for m, c in CLAIM_OF.items()} if claim else {}))
-            fig = plots.scaling(f"eff-{slugify(setting)}", f"Cost vs T — {setting}", series,
-                                SCALING, colors)
-            sections.append({"title": setting, "figure": fig,
-                             "findings": findings(series, setting)})
-        tables = report.efficiency_tables(rows)
-        eff_pages.append(Page(
-            "efficiency.html", "Efficiency", "efficiency.html.j2",
-            {"sections": sections, "tables": tables,
-             "note": f"One fixed batch per point, warm-up excluded. Exponents b of y = a·T^b are "
-                     f"fitted in log–log; the verdict compares the exponents of activation memory "
-                     f"and backward time with the claimed complexity (O(1) in T: b < "
-                     f"{ZERO_BELOW}; O(T): b > {ONE_ABOVE})."},
-            [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
+    if eff_frame.empty:
+        return None
+    rows = report.efficiency_rows(eff_frame)
+    sections: list[dict[str, Any]] = []
+    for keys, group in pd.DataFrame(rows).groupby(SETTING, sort=True):
+        setting = " · ".join(str(k) for k in keys)
+        series = []
+        for _, r in group.iterrows():
+            claim = r["claimed"]  # the method's declared complexity, or None
+            series.append(plots.Series(
+                str(r["method"]), str(r["base_method"]), list(r["T"]),
+                {m: r[m] for m in SCALING},
+                {m: claim[c] for m, c in CLAIM_OF.items()} if claim else {}))
+        fig = plots.scaling(f"eff-{slugify(setting)}", f"Cost vs T — {setting}", series,
+                            SCALING, colors)
+        sections.append({"title": setting, "figure": fig, "findings": findings(series, setting)})
+    return Page(
+        "efficiency.html", "Efficiency", "efficiency.html.j2",
+        {"sections": sections, "tables": report.efficiency_tables(rows),
+         "note": f"One fixed batch per point, warm-up excluded. Exponents b of y = a·T^b are "
+                 f"fitted in log–log; the verdict compares the exponents of activation memory "
+                 f"and backward time with the claimed complexity (O(1) in T: b < "
+                 f"{ZERO_BELOW}; O(T): b > {ONE_ABOVE})."},
+        [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")])
 
+
+def _alignment_page(records: list[Record], colors: dict[str, str]) -> Page | None:
+    """Gradient cosine and norm ratio against BPTT over T (None without such records)."""
     al_frame = report.ok_frame(records, "alignment")
-    if not al_frame.empty:
-        sections = []
-        for keys, block in al_frame.groupby(SETTING, sort=True):
-            setting = " · ".join(str(k) for k in keys)
-            series = []
-            for method, mblock in block.groupby("method", sort=True):
-                means = mblock.groupby("timesteps")[["grad_cosine", "grad_norm_ratio"]].mean()
-                series.append(plots.Series(
-                    str(method), str(mblock["base_method"].iloc[0]),
-                    [int(t) for t in means.index],
-                    {m: [present(v) for v in means[m]] for m in means}))
-            figs = [f for f in (
-                plots.over_t(f"cos-{slugify(setting)}", f"Gradient cosine with BPTT — {setting}",
-                             series, "grad_cosine", colors, reference=1.0),
-                plots.over_t(f"norm-{slugify(setting)}", f"Gradient norm ratio — {setting}",
-                             series, "grad_norm_ratio", colors, log_y=True, reference=1.0),
-            ) if f is not None]
-            sections.append({"title": setting, "figures": figs})
-        eff_pages.append(Page(
-            "alignment.html", "Gradient alignment", "alignment.html.j2",
-            {"sections": sections, "tables": report.alignment_tables(al_frame),
-             "note": "One batch, identical initial weights: the cosine between each method's "
-                     "gradient and the exact BPTT gradient of the method's own objective through "
-                     "its own forward (reset detached, as bptt), and the ratio of their norms."},
-            [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")]))
+    if al_frame.empty:
+        return None
+    sections: list[dict[str, Any]] = []
+    for keys, block in al_frame.groupby(SETTING, sort=True):
+        setting = " · ".join(str(k) for k in keys)
+        series = []
+        for method, mblock in block.groupby("method", sort=True):
+            means = mblock.groupby("timesteps")[["grad_cosine", "grad_norm_ratio"]].mean()
+            series.append(plots.Series(
+                str(method), str(mblock["base_method"].iloc[0]), [int(t) for t in means.index],
+                {m: [present(v) for v in means[m]] for m in means}))
+        figs = [f for f in (
+            plots.over_t(f"cos-{slugify(setting)}", f"Gradient cosine with BPTT — {setting}",
+                         series, "grad_cosine", colors, reference=1.0),
+            plots.over_t(f"norm-{slugify(setting)}", f"Gradient norm ratio — {setting}",
+                         series, "grad_norm_ratio", colors, log_y=True, reference=1.0),
+        ) if f is not None]
+        sections.append({"title": setting, "figures": figs})
+    return Page(
+        "alignment.html", "Gradient alignment", "alignment.html.j2",
+        {"sections": sections, "tables": report.alignment_tables(al_frame),
+         "note": "One batch, identical initial weights: the cosine between each method's "
+                 "gradient and the exact BPTT gradient of the method's own objective through "
+                 "its own forward (reset detached, as bptt), and the ratio of their norms."},
+        [(slugify(s["title"]), s["title"]) for s in sections] + [("tables", "Tables")])
 
-    matches, unmatched = reproduction(summary)
+
+def _method_rows(methods: dict[str, dict], frame: pd.DataFrame,
+                 records: list[Record]) -> list[dict[str, Any]]:
+    """Per method: its declaration, its common recipe's differences, its published setups
+    and the libraries it was measured on."""
     ok = frame[frame["status"] == "ok"]
     measured_libs = {m: sorted(set(b["library"])) for m, b in ok.groupby("method")}
     common = _common_recipe(methods) if methods else {}
     setups = _paper_setups(records)
-    method_rows: list[dict[str, Any]] = [
+    return [
         {"name": name, "anchor": slugify(name), "about": about,
          "common": _diff(about["recipes"].get("common", {}), common, as_repr=True),
          "published": _published(about), "declares_published": "published" in about,
@@ -401,34 +438,41 @@ def build_content(records: list[Record], unreadable: list[str], frame: pd.DataFr
                     for d, s in sorted(setups.get(name, {}).items())],
          "measured": measured_libs.get(name, [])}
         for name, about in sorted(methods.items())]
-    commands = sorted({c for c in (r.get("command") for r in records) if c})
-    started = sorted(s for s in (r.get("started_at") for r in records) if s)
-    statuses = Counter(r["status"] for r in records)
 
-    index = Page("index.html", "Overview", "index.html.j2", {
+
+def _index_page(overviews: list[Any], board_pages: list[Page], headline: list[plots.Plot],
+                method_rows: list[dict[str, Any]], datasets: dict[str, dict],
+                frame: pd.DataFrame) -> Page:
+    toc: list[tuple[str, str]] = [
+        (slugify(f"{o.dataset}-{o.track}"), f"{o.dataset}, {o.track} recipe") for o in overviews]
+    toc += [("plots", "Headline plots"), ("glossary", "What the names mean"),
+            ("metrics", "Metrics")]
+    return Page("index.html", "Overview", "index.html.j2", {
         "overviews": overviews, "board_pages": board_pages, "headline": headline,
         "methods": method_rows, "datasets": datasets,
         "legend_metrics": [METRICS[m] for m in METRICS if frame[m].notna().any()],
         "interval_note": INTERVAL_NOTE,
-    }, [(slugify(f"{o.dataset}-{o.track}"), f"{o.dataset}, {o.track} recipe")
-        for o in overviews] + [("plots", "Headline plots"), ("glossary", "What the names mean"),
-                               ("metrics", "Metrics")])
-    pages = [index, *board_pages, *eff_pages]
-    pages.append(Page("reproduction.html", "Reproduction", "reproduction.html.j2",
-                      {"matches": matches, "unmatched": unmatched},
-                      [("measured", "Measured vs published"), ("unmeasured", "Not yet measured")]))
-    pages.append(Page("methods.html", "Methods", "methods.html.j2",
-                      {"methods": method_rows, "common": common},
-                      [(m["anchor"], m["name"]) for m in method_rows]))
-    pages.append(Page("environment.html", "Environment", "environment.html.j2", {
+    }, toc)
+
+
+def _reproduction_page(summary: pd.DataFrame) -> Page:
+    matches, unmatched = reproduction(summary)
+    return Page("reproduction.html", "Reproduction", "reproduction.html.j2",
+                {"matches": matches, "unmatched": unmatched},
+                [("measured", "Measured vs published"), ("unmeasured", "Not yet measured")])
+
+
+def _environment_page(records: list[Record], unreadable: list[str], frame: pd.DataFrame,
+                      commands: list[str], results_dir: str, out_dir: str,
+                      downloads: list[str]) -> Page:
+    started = sorted(s for s in (r["started_at"] for r in records) if s)
+    return Page("environment.html", "Environment", "environment.html.j2", {
         "environments": environments(records), "commands": commands,
         "first": started[0] if started else None, "last": started[-1] if started else None,
         "results_dir": results_dir, "out_dir": out_dir,
         "problems": problems(frame), "problem_headers": PROBLEM_HEADERS,
         "unreadable": unreadable, "matrices": sorted({m for m in frame["matrix"]
                                                      if isinstance(m, str) and m}),
-        "downloads": sorted(csv_tables),
+        "downloads": downloads,
     }, [("reproduce", "Reproduce this page"), ("machines", "Machines and versions"),
-        ("downloads", "Downloads"), ("problems", "Failures and skips")]))
-    return SiteContent(pages, len(records), dict(statuses), overviews, headline, csv_tables,
-                       commands)
+        ("downloads", "Downloads"), ("problems", "Failures and skips")])

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from benches.cell import Cell
+from benches.cell import DEVICES, Cell
 from benches.measure.timing import CaptureTimer
 from methods import Method
 from methods.base import NULL_TIMER, Timer
@@ -45,7 +45,7 @@ MAX_VARIANTS = 128
 
 def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
     """2-D convolutions run channels-last on every device (cuDNN and oneDNN prefer it)."""
-    return device.type in ("cpu", "cuda") and any(isinstance(m, nn.Conv2d)
+    return device.type in DEVICES and any(isinstance(m, nn.Conv2d)
                                                   for m in model.modules())
 
 
