@@ -113,7 +113,7 @@ class SnnTorchLIF(SpikingNeuron):
 class SnnTorchLibrary(Library):
     name = "snntorch"
     description = ("snntorch 1.0 Leaky (hard reset exact; soft reset as snntorch applies it, "
-                   "see README)")
+                   "see docs/libraries.md)")
     distribution = "snntorch"
     capabilities = ALL - {STEP_THRESHOLD}
     lacks = {STEP_THRESHOLD: (

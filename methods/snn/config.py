@@ -1,4 +1,4 @@
-"""Neuron constants shared by every library backend (notation: README, "What each method
+"""Neuron constants shared by every library backend (notation: docs/methods.md, "What each method
 computes")."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference LIF dynamics in plain PyTorch (notation of README, What each method computes).
+"""Reference LIF dynamics in plain PyTorch (notation of docs/methods.md, What each method computes).
 
 ``H_t = λ·V_{t-1} + I_t``; ``s_t = Θ(H_t − θ)``; soft ``V_t = H_t − θ·s_t`` or hard
 ``V_t = H_t·(1 − s_t)``. The reset spike is detached when ``cfg.detach_reset``.
@@ -41,7 +41,7 @@ def reset_derivative(
 def temporal_jacobian(
     h: torch.Tensor, s: torch.Tensor, sg: torch.Tensor, cfg: LIFConfig
 ) -> torch.Tensor | float:
-    """``J_t = ∂H_{t+1}/∂H_t = λ·∂V_t/∂H_t`` (README, What each method computes)."""
+    """``J_t = ∂H_{t+1}/∂H_t = λ·∂V_t/∂H_t`` (docs/methods.md)."""
     return cfg.decay * reset_derivative(h, s, sg, cfg)
 
 
