@@ -3,6 +3,9 @@
 One module per command, asv-style: each has ``add_parser(subparsers)``, ``run(args) -> int``
 and ``needs_registry`` (whether it loads the methods and datasets, and torch). A user mistake
 prints one line on stderr and exits with status 2.
+
+The top of the data path: may import every stage; the readers' commands (``show``, ``site``,
+``compare``) import only ``report``, ``site`` and the kernel, so they need no torch.
 """
 
 from __future__ import annotations

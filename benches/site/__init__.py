@@ -5,7 +5,8 @@ Pages: overview, one leaderboard per dataset × architecture, efficiency and ali
 such records exist), reproduction against published numbers, methods, environment and
 reproduction. Every table and plot takes its columns and axes from the metric schema, and
 every string from a record is escaped (jinja2 autoescaping; matplotlib escapes SVG text).
-The site reads nothing but the records (and the published numbers shipped with the suite).
+The site reads nothing but the records (and the published numbers shipped with the suite): it
+may import the kernel and ``report``, never torch, ``methods`` or ``datasets``.
 """
 
 from __future__ import annotations
