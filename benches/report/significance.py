@@ -1,0 +1,134 @@
+"""Which differences in top-1 between methods are real: pairwise tests over seeds, Holm's
+correction, and groups of methods that do not differ (a compact letter display).
+
+Within one configuration (same dataset, architecture, T, library, track, recipe variant), the
+runs of two methods with the same seed train on the same batches in the same order (the data
+order is drawn from the seed), and every method with the same network starts from the same
+weights (checked by ``tests/harness/test_significance.py``; OTTT's and NDOT's
+weight-standardised networks have other parameters, drawn from the same seeded generator). So
+their top-1 values are paired by seed: a paired t-test on the per-seed differences. Methods
+whose seeds are not the same are compared by Welch's t-test. The p-values of all pairs of one
+configuration are adjusted together by Holm's step-down method; a pair differs when its adjusted
+p < α.
+
+With few seeds these tests have little power: :func:`detectable_difference` says how large a
+true difference must be to be found at α with 80 % power, given the observed spread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass
+
+from scipy import stats
+
+ALPHA = 0.05
+"""Significance level of every pairwise test (after Holm's correction)."""
+POWER = 0.8
+"""The power at which :func:`detectable_difference` is stated."""
+
+
+@dataclass(frozen=True)
+class PairTest:
+    """One pair of methods: the mean difference ``a − b``, the test used and its p-values."""
+
+    a: str
+    b: str
+    n: int  # seeds in the test (paired: common seeds; Welch: the smaller sample)
+    difference: float
+    test: str  # "paired t", "Welch t" or "too few seeds"
+    p: float  # NaN when there are too few seeds
+    p_adjusted: float = math.nan
+
+    @property
+    def differs(self) -> bool:
+        """Whether the two methods differ at :data:`ALPHA` after Holm's correction."""
+        return self.p_adjusted < ALPHA
+
+
+def _paired_p(differences: list[float]) -> float:
+    if all(d == 0 for d in differences):
+        return 1.0
+    if statistics.pstdev(differences) == 0:  # the same non-zero difference at every seed
+        return 0.0
+    return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def _welch_p(a: list[float], b: list[float]) -> float:
+    if statistics.pstdev(a) == 0 and statistics.pstdev(b) == 0:
+        return 1.0 if a[0] == b[0] else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def pair_test(name_a: str, a: dict[int, float], name_b: str, b: dict[int, float]) -> PairTest:
+    """Compare two methods' values by seed (seed → top-1): paired over the seeds they share
+    (at least two), else Welch's over all their seeds."""
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) >= 2:
+        diffs = [a[s] - b[s] for s in seeds]
+        return PairTest(name_a, name_b, len(seeds), statistics.fmean(diffs), "paired t",
+                        _paired_p(diffs))
+    va, vb = list(a.values()), list(b.values())
+    difference = statistics.fmean(va) - statistics.fmean(vb) if va and vb else math.nan
+    if len(va) >= 2 and len(vb) >= 2:
+        return PairTest(name_a, name_b, min(len(va), len(vb)), difference, "Welch t",
+                        _welch_p(va, vb))
+    return PairTest(name_a, name_b, min(len(va), len(vb)), difference, "too few seeds",
+                    math.nan)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the given order (NaN stays NaN and is not
+    counted among the tests)."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def pairwise_tests(values: dict[str, dict[int, float]]) -> list[PairTest]:
+    """Every pair of methods (name → seed → top-1), Holm-adjusted together."""
+    tests = [pair_test(a, values[a], b, values[b])
+             for a, b in itertools.combinations(sorted(values), 2)]
+    adjusted = holm([t.p for t in tests])
+    return [PairTest(t.a, t.b, t.n, t.difference, t.test, t.p, q)
+            for t, q in zip(tests, adjusted, strict=True)]
+
+
+def letter_groups(order: list[str], tests: list[PairTest]) -> dict[str, str]:
+    """A compact letter display over ``order`` (best first): every maximal run of consecutive
+    methods no two of which differ gets a letter; methods sharing a letter do not differ."""
+    differ = {frozenset((t.a, t.b)) for t in tests if t.differs}
+    runs: list[tuple[int, int]] = []
+    for i in range(len(order)):
+        j = i
+        while j + 1 < len(order) and all(frozenset((order[k], order[j + 1])) not in differ
+                                         for k in range(i, j + 1)):
+            j += 1
+        if not any(lo <= i and j <= hi for lo, hi in runs):
+            runs.append((i, j))
+    letters = {name: "" for name in order}
+    for n, (lo, hi) in enumerate(runs):
+        for name in order[lo:hi + 1]:
+            letters[name] += _letter(n)
+    return letters
+
+
+def _letter(n: int) -> str:
+    return "abcdefghijklmnopqrstuvwxyz"[n] if n < 26 else f"[{n + 1}]"
+
+
+def detectable_difference(sd: float, n: int, alpha: float = ALPHA,
+                          power: float = POWER) -> float | None:
+    """The smallest true mean difference a two-sided paired t-test at ``alpha`` finds with
+    ``power`` over ``n`` seeds, for per-seed differences of standard deviation ``sd``:
+    ``(t₁₋α/₂ + t_power)·sd/√n`` with n − 1 degrees of freedom (None below two seeds)."""
+    if n < 2 or math.isnan(sd):
+        return None
+    quantiles = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
+    return float(quantiles * sd / math.sqrt(n))
