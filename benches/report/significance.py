@@ -17,6 +17,7 @@ true difference must be to be found at α with 80 % power, given the observed sp
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import statistics
@@ -41,6 +42,7 @@ class PairTest:
     test: str  # "paired t", "Welch t" or "too few seeds"
     p: float  # NaN when there are too few seeds
     p_adjusted: float = math.nan
+    spread: float = math.nan  # paired: the standard deviation of the per-seed differences
 
     @property
     def differs(self) -> bool:
@@ -69,7 +71,7 @@ def pair_test(name_a: str, a: dict[int, float], name_b: str, b: dict[int, float]
     if len(seeds) >= 2:
         diffs = [a[s] - b[s] for s in seeds]
         return PairTest(name_a, name_b, len(seeds), statistics.fmean(diffs), "paired t",
-                        _paired_p(diffs))
+                        _paired_p(diffs), spread=statistics.stdev(diffs))
     va, vb = list(a.values()), list(b.values())
     difference = statistics.fmean(va) - statistics.fmean(vb) if va and vb else math.nan
     if len(va) >= 2 and len(vb) >= 2:
@@ -96,8 +98,7 @@ def pairwise_tests(values: dict[str, dict[int, float]]) -> list[PairTest]:
     tests = [pair_test(a, values[a], b, values[b])
              for a, b in itertools.combinations(sorted(values), 2)]
     adjusted = holm([t.p for t in tests])
-    return [PairTest(t.a, t.b, t.n, t.difference, t.test, t.p, q)
-            for t, q in zip(tests, adjusted, strict=True)]
+    return [dataclasses.replace(t, p_adjusted=q) for t, q in zip(tests, adjusted, strict=True)]
 
 
 def letter_groups(order: list[str], tests: list[PairTest]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from scipy import stats
 from benches.report.frames import GROUP, contended, contention
 from benches.report.tables import TEXT_COLUMNS, median_test_samples
 from benches.schema import LEADERBOARD, METRICS, Metric, accuracy_digits
+from benches.site.ranks import GROUP_TITLE, rank_rows
 
 CONFIDENCE = 0.95
 PERCENT = f"{CONFIDENCE * 100:g} %"
@@ -85,6 +86,7 @@ class Board:
     test_samples: int | None
     frame: pd.DataFrame  # the seed summary rows behind it
     file: str = ""  # its page in the site
+    significance: list[str] = field(default_factory=list)  # one sentence per configuration
 
     @property
     def slug(self) -> str:
@@ -161,6 +163,12 @@ def _record_keys(frame: pd.DataFrame) -> dict[tuple, list[tuple[int, str]]]:
     return out
 
 
+def _top1_by_key(frame: pd.DataFrame) -> dict[str, float]:
+    ok = frame[(frame["status"] == "ok") & frame["test_top1"].notna()] if "test_top1" in frame \
+        else frame.iloc[0:0]
+    return dict(zip(ok["key"], ok["test_top1"].astype(float), strict=True))
+
+
 def boards(frame: pd.DataFrame, summary: pd.DataFrame,
            metrics: tuple[str, ...] = LEADERBOARD) -> list[Board]:
     """One board per (dataset, architecture) of train rows: T ascending, then best top-1."""
@@ -168,6 +176,7 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
         return []
     train = summary[summary["mode"] == "train"]
     keys_of = _record_keys(frame)
+    top1 = _top1_by_key(frame)
     flagged = frame[contended(frame)] if not frame.empty else frame
     busy = {r["key"]: f"seed {int(r['seed'])}: {contention(r)}" for _, r in flagged.iterrows()}
     out = []
@@ -195,7 +204,11 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
             rows[-1].contended = [busy[k] for _, k in rows[-1].records if k in busy]
         for i, m in enumerate(shown):
             mark_best([row.values[i] for row in rows], METRICS[m].better)
-        out.append(Board(dataset, arch, columns, rows, fixed, samples, block))
+        board = Board(dataset, arch, columns, rows, fixed, samples, block)
+        if "test_top1" in shown:
+            board.significance = rank_rows(rows, top1)
+            columns.insert(len(varying), Column("group", *GROUP_TITLE, numeric=False))
+        out.append(board)
     return out
 
 
@@ -207,6 +220,7 @@ def board_csv(board: Board) -> pd.DataFrame:
         for col, value in zip(board.metric_columns, row.values, strict=False):
             item[f"{col.title} mean"] = value.mean
             item[f"{col.title} std"] = value.std
+        item["group"] = row.texts.get("group", "")
         item["seeds"] = row.seeds
         item["records"] = " ".join(key for _, key in row.records)
         data.append(item)

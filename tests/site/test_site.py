@@ -213,3 +213,18 @@ def test_site_command(tmp_path, capsys):
         assert path.stat().st_mode & 0o777 == 0o666 & ~mask
     assert main(["site", "--results", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_significance_groups_on_the_board(site):
+    """bptt and ottt_a (per-seed differences −1, +1, 0 pp) share a group; rate_m, 10–13 pp
+    below both at every seed, is in another (paired t, Holm over the three pairs)."""
+    import csv
+
+    rows = {r["method"]: r for r in csv.DictReader(
+        (site / "site" / "data" / "board-digits-convnet-digits.csv").open())
+        if r["timesteps"] == "2" and r["variant"] in ("", "nan")}
+    assert rows["bptt"]["group"] == rows["ottt_a"]["group"] == "a"
+    assert rows["rate_m"]["group"] == "b"
+    html = page(site, "board-digits-convnet-digits.html")
+    assert "Holm-corrected over the pairs, α = 0.05" in html
+    assert "T = 2, torch, common:" in html and "3 seeds each" in html
