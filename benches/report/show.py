@@ -10,7 +10,8 @@ import pandas as pd
 
 from benches.errors import UserError
 from benches.records import load_records
-from benches.report.frames import contended, contention, records_frame, seed_summary
+from benches.report.frames import GROUP, contended, contention, records_frame, seed_summary
+from benches.report.significance import ALPHA, rank_configurations
 from benches.report.tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from benches.report.terminal import Column, fit, render, terminal_width, wrap
 from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits, missing
@@ -32,6 +33,7 @@ class Board:
     fixed: list[str]
     columns: list[Column]
     breaks: tuple[int, ...] = field(default_factory=tuple)
+    notes: list[str] = field(default_factory=list)  # the significance of its Group column
 
 
 def _text(key: str, value: object) -> str:
@@ -57,12 +59,15 @@ def _sorted(block: pd.DataFrame) -> pd.DataFrame:
     return block.sort_values("timesteps", kind="stable")
 
 
-def board(block: pd.DataFrame) -> Board:
+def board(block: pd.DataFrame, frame: pd.DataFrame | None = None) -> Board:
     """The leaderboard of one table's seed-summary rows: sorted by T, then Top-1 descending;
-    constant row columns go to ``fixed``; metric columns droppable, Top-1 last."""
+    constant row columns go to ``fixed``; metric columns droppable, Top-1 last. With the
+    records' ``frame``, a Group column says which rows differ in top-1 over seeds."""
     key = block.iloc[0]
     title = f"{key['dataset']} · {key['architecture']} · {key['track']} recipe · {key['device']}"
     block = _sorted(block)
+    letters, notes = significance(block, frame) if frame is not None and TOP1 in block \
+        else ([], [])
     fixed: list[str] = []
     columns = [Column("Method", "Method", [str(v) for v in block["method"]])]
     for k, heading in DESCRIPTORS.items():
@@ -74,6 +79,8 @@ def board(block: pd.DataFrame) -> Board:
             continue
         columns.append(Column(heading, heading, cells))
     columns.append(Column("T", "T", [str(int(t)) for t in block["timesteps"]], numeric=True))
+    if notes:
+        columns.append(Column("Group", "Group", letters, drop_rank=0))
     shown = [m for m in LEADERBOARD if m in block and block[m].notna().any()]
     for rank, m in enumerate(shown):
         digits = top1_digits(block) if m == TOP1 else None
@@ -89,7 +96,19 @@ def board(block: pd.DataFrame) -> Board:
         columns.append(Column("Seeds", "Seeds", seeds, numeric=True, drop_rank=0))
     ts = list(block["timesteps"])
     breaks = tuple(i for i in range(1, len(ts)) if ts[i] != ts[i - 1])
-    return Board(title, fixed, columns, breaks)
+    return Board(title, fixed, columns, breaks, notes)
+
+
+def significance(block: pd.DataFrame, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Group letters for the (sorted) summary rows of ``block`` from the per-seed top-1 of the
+    records in ``frame``, and the sentences per configuration (:mod:`.significance`)."""
+    ok = frame[(frame["status"] == "ok") & frame[TOP1].notna()]
+    seeds: dict[tuple, dict[int, float]] = {}
+    for _, r in ok.iterrows():
+        seeds.setdefault(tuple(str(r[k]) for k in GROUP), {})[int(r["seed"])] = float(r[TOP1])
+    rows = [({k: r[k] for k in GROUP}, seeds.get(tuple(str(r[k]) for k in GROUP), {}))
+            for _, r in block.iterrows()]
+    return rank_configurations(rows)
 
 
 def board_text(b: Board, fmt: str, width: int | None) -> str:
@@ -97,13 +116,21 @@ def board_text(b: Board, fmt: str, width: int | None) -> str:
     fixed = " · ".join(b.fixed)
     if fmt == "markdown":
         table = render(b.columns, "pipe", b.breaks)
-        return "\n\n".join(p for p in (f"## {b.title}", fixed, table) if p)
+        notes = "\n".join(_significance_lines(b))
+        return "\n\n".join(p for p in (f"## {b.title}", fixed, table, notes) if p)
     assert width is not None
     table, left_out = fit(b.columns, width, b.breaks)
     note = (f"(left out to fit {width} columns: {', '.join(left_out)}; "
             "use --width or --format csv)") if left_out else ""
     head = [wrap(line, width) for line in (b.title, fixed, note) if line]
-    return "\n".join([*head, table])
+    return "\n".join([*head, table, *(wrap(n, width) for n in _significance_lines(b))])
+
+
+def _significance_lines(b: Board) -> list[str]:
+    if not b.notes:
+        return []
+    return [f"Group: rows of one configuration sharing a letter do not differ in top-1 "
+            f"(t-tests over seeds, paired by seed, Holm-corrected, α = {ALPHA:g}).", *b.notes]
 
 
 def problems_text(issues: list[list[str]], fmt: str, width: int | None) -> str:
@@ -173,7 +200,7 @@ def show(out_dir: str, dataset: str | None = None, fmt: str = "plain",
                   "(`benches show` lists them)", file=sys.stderr)
         return leaderboard_csv(train)
     plain = fmt == "plain"
-    parts = [board_text(board(block), fmt, limit)
+    parts = [board_text(board(block, frame), fmt, limit)
              for _, block in train.groupby(TABLE_KEYS, sort=True)]
     busy = frame[(frame["status"] == "ok") & contended(frame)]
     if not busy.empty:

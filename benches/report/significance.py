@@ -21,14 +21,20 @@ import dataclasses
 import itertools
 import math
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats
+
+from benches.report.frames import GROUP
 
 ALPHA = 0.05
 """Significance level of every pairwise test (after Holm's correction)."""
 POWER = 0.8
 """The power at which :func:`detectable_difference` is stated."""
+PER_CONFIG = [k for k in GROUP if k not in ("method", "params")]
+"""What must be equal for two rows to be compared: all but the method and its parameters."""
 
 
 @dataclass(frozen=True)
@@ -133,3 +139,42 @@ def detectable_difference(sd: float, n: int, alpha: float = ALPHA,
         return None
     quantiles = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
     return float(quantiles * sd / math.sqrt(n))
+
+
+def rank_configurations(rows: list[tuple[dict[str, Any], dict[int, float]]]
+                        ) -> tuple[list[str], list[str]]:
+    """Letters for table rows — each row ``(config, seed → top-1)``, its configuration's rows
+    best first — compared within their configuration (:data:`PER_CONFIG`); and one sentence per
+    configuration of two rows or more: its seeds, the pairs that differ and the difference
+    detectable at :data:`POWER`."""
+    blocks: dict[tuple, list[int]] = defaultdict(list)
+    for i, (config, _) in enumerate(rows):
+        blocks[tuple(str(config[k]) for k in PER_CONFIG)].append(i)
+    letters, notes = [""] * len(rows), []
+    for members in blocks.values():
+        values = {str(i): rows[i][1] for i in members if rows[i][1]}
+        if len(values) < 2:
+            continue
+        tests = pairwise_tests(values)
+        found = letter_groups([str(i) for i in members if str(i) in values], tests)
+        for i in members:
+            letters[i] = found.get(str(i), "")
+        notes.append(_note(rows[members[0]][0], tests))
+    return letters, notes
+
+
+def _note(config: dict[str, Any], tests: list[PairTest]) -> str:
+    """How many seeds the tests had and what difference they could detect."""
+    where = f"T = {config['timesteps']}, {config['library']}, {config['track']}"
+    paired = [t for t in tests if t.test == "paired t"]
+    if not paired:
+        return f"{where}: too few shared seeds for paired tests."
+    n = min(t.n for t in paired)
+    spread = statistics.median(t.spread for t in paired)
+    mdd = detectable_difference(spread, n)
+    text = f"{where}: {len(tests)} pairs, {n} seeds each, {sum(t.differs for t in tests)} differ"
+    if mdd is None:
+        return text + "."
+    return (text + f"; at this spread (median s.d. of per-seed differences {100 * spread:.2f}"
+            f" pp) a difference must be about {100 * mdd:.1f} pp to be found with "
+            f"{POWER:.0%} power.")

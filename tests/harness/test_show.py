@@ -56,19 +56,21 @@ def test_every_line_fits_the_width(results, capsys, width):
     out = show(capsys, "--results", str(results), "--width", str(width))
     assert max(len(line) for line in out.splitlines()) <= width
     assert TITLE in out and "Top-1 (%) ↑" in out and "Time/iter (ms) ↓" in out
-    note = [line for line in out.splitlines() if line.startswith("(left out")]
-    if width == 80:  # the lowest-priority metric goes first, and the note names it once
-        assert note == ["(left out to fit 80 columns: Firing rate; use --width or --format csv)"]
-        assert "Firing rate" not in out.replace(note[0], "")
+    flat = " ".join(out.split())
+    if width == 80:  # the lowest-priority metrics go first, and the note names them once
+        note = ("(left out to fit 80 columns: Firing rate, Activation mem; use --width or "
+                "--format csv)")
+        assert note in flat and "Firing rate" not in flat.replace(note, "")
+        assert "Group" in out  # the significance groups stay beside top-1
     else:
-        assert note == [] and "Firing rate" in out and "0.125" in out
+        assert "(left out" not in out and "Firing rate" in out and "0.125" in out
 
 
 def test_the_terminal_width_comes_from_columns(results, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     out = show(capsys, "--results", str(results))
     assert max(len(line) for line in out.splitlines()) <= 80
-    assert "(left out to fit 80 columns: Firing rate;" in out
+    assert "(left out to fit 80 columns: Firing rate," in out
 
 
 def test_a_narrow_width_keeps_method_t_and_top1(results, capsys):
@@ -143,8 +145,11 @@ def test_markdown_is_a_pipe_table(results, capsys, monkeypatch):
     assert all(line.endswith("|") for line in table)
     assert set(table[5]) <= {"|", " "}  # the empty row after the three T = 4 rows
     assert "Firing rate" in table[0] and "Top-1 (%) ↑" in table[0]
+    titles = [cell.strip() for cell in table[0].strip("|").split("|")]
     align = table[1].strip("|").split("|")
-    assert align[0].endswith("-") and all(cell.endswith(":") for cell in align[1:])
+    assert [cell.endswith(":") for cell in align] == [t not in ("Method", "Group")
+                                                        for t in titles]
+    assert "Group: rows of one configuration sharing a letter" in out
 
 
 @pytest.mark.parametrize("test_samples, expected", [(450, "92.0 ± 2.8"),
