@@ -13,6 +13,10 @@ from typing import Any
 
 DEVICES = ("cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+NUMERICS = ("native", "pinned")
+"""How a CPU cell's kernels are chosen: ``native``, the widest instruction set the machine
+has; ``pinned``, one level every x86-64 machine of the last decade has
+(:mod:`benches.worker.numerics`), so that accuracy does not depend on the machine."""
 
 THREADS_ENV = "BENCHES_CELL_THREADS"
 """torch threads for a cell that does not fix its own (set by executors that share a host)."""
@@ -20,7 +24,7 @@ DEFAULT_TIMEOUT_S = 1800.0
 """Seconds a cell may run when neither its matrix nor ``--timeout`` says otherwise."""
 MEMORY_ENV = "BENCHES_CELL_MEMORY_LIMIT"
 """Bytes a cell process may map beyond what it holds when the cell starts (``--memory-limit``)."""
-KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False}
+KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False, "numerics": "native"}
 """Fields added after schema version 1: at these values they stay out of the key, so records
 written before them keep their names (and ``--resume`` still finds them)."""
 
@@ -45,6 +49,8 @@ class Cell:
     """``fp32``, or ``bf16`` (autocast to bfloat16 around the training step)."""
     compile: bool = False
     """Run the model through ``torch.compile``."""
+    numerics: str = "native"
+    """One of :data:`NUMERICS` (the matrix pins CPU train cells unless told not to)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.timesteps, int) or self.timesteps < 1:
@@ -57,6 +63,8 @@ class Cell:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile must be true or false, got {self.compile!r}")
+        if self.numerics not in NUMERICS:
+            raise ValueError(f"numerics must be one of {NUMERICS}, got {self.numerics!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

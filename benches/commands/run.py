@@ -57,6 +57,9 @@ def _add_selection(run: argparse.ArgumentParser) -> None:
 
 def _add_running(run: argparse.ArgumentParser) -> None:
     """Where records go and how cells run."""
+    run.add_argument("--no-pin", action="store_true",
+                     help="run CPU train cells with the machine's widest kernels instead of "
+                     "pinned AVX2 numerics (accuracy then depends on the machine)")
     run.add_argument("--out", default="results", help="records folder (default: results)")
     run.add_argument("--site-out", default="site", help="site folder (default: site)")
     run.add_argument("--no-site", action="store_true", help="do not render the site afterwards")
@@ -258,6 +261,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device, "threads": args.threads, "recipe": {},
         "precision": args.precision,
         "compile": None if args.compile is None else [c == "true" for c in args.compile],
+        "pin": False if args.no_pin else None,
     }
     if found["timesteps"] is not None:
         validate_timesteps(found["timesteps"], "--timesteps")

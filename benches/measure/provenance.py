@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from benches.cell import Cell
+from benches.measure.numerics import numerics_block
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRACKED_DISTRIBUTIONS = ("torch", "torchvision", "numpy", "scikit-learn")
@@ -100,14 +101,17 @@ def environment(device: torch.device, hostname: bool = False) -> dict:
 
 
 def record_environment(cell: Cell, device: torch.device, hostname: bool = False,
-                       ran: bool = False) -> dict[str, Any]:
-    """A record's ``env`` block, the one place it is built: :func:`environment` and the
-    library's block (name, version, backend, the variables that select it as this process saw
-    them, the backend in use; for a cell that ran, how its neuron differs from the suite's)."""
+                       ran: bool = False, not_pinned: str | None = None) -> dict[str, Any]:
+    """A record's ``env`` block, the one place it is built: :func:`environment`, the cell's
+    numerics (:func:`benches.measure.numerics.numerics_block`; ``not_pinned``: why a requested
+    pin did not happen) and the library's block (name, version, backend, the variables that
+    select it as this process saw them, the backend in use; for a cell that ran, how its neuron
+    differs from the suite's)."""
     from methods import get_method
     from methods.libraries import get_library
 
     env: dict[str, Any] = environment(device, hostname=hostname)
+    env["numerics"] = numerics_block(cell.numerics, cell.device, not_pinned)
     library = get_library(cell.library)
     lib_env: dict[str, Any] = {
         "name": cell.library, "version": library.version(), "backend": cell.backend,

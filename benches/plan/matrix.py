@@ -22,7 +22,9 @@ Axes: methods, libraries, backends, datasets, architectures, timesteps, seeds, t
 precision (fp32 | bf16), compile (false | true). A grid without ``architectures`` takes each
 dataset's default architecture; one without ``timesteps`` takes the dataset's own T where it
 fixes one (``digits_seq``: 8, one image row per step), else 4.
-Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, and
+Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, pin (true |
+false: pinned CPU numerics, see ``benches.measure.numerics``; default true for train cells,
+false for timing cells), and
 ``rows = "published"`` (with ``tracks = ["paper"]``): each method runs, per dataset, the
 architecture and T points of its own published setup (``methods/paper_recipes.toml``), with
 its published method parameters and precision; ``architectures`` and ``timesteps``, if given,
@@ -56,7 +58,7 @@ from methods.recipes import TRACKS, Recipe
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
         "tracks", "precision", "compile")
-SCALARS = ("mode", "device", "threads", "rows")
+SCALARS = ("mode", "device", "threads", "rows", "pin")
 TABLES = ("recipe", "params")
 TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
 
@@ -265,7 +267,7 @@ def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
         if not spec[axis]:
             return False
     for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
-                "threads", "precision", "compile"):
+                "threads", "precision", "compile", "pin"):
         if key not in narrow and overrides.get(key) is not None:
             spec[key] = overrides[key]
     if overrides.get("methods") is not None:
@@ -296,6 +298,7 @@ class Grid:
     recipe: dict[str, Any]
     published: bool  # rows = "published"
     named: set[str]  # the keys the table gives (the rest are defaults)
+    pin: bool  # pinned CPU numerics (default: for train cells)
 
 
 def _grid(spec: dict, where: str) -> Grid:
@@ -317,6 +320,9 @@ def _grid(spec: dict, where: str) -> Grid:
     compiles = _as_list(spec.get("compile", [False]), "compile", where)
     if not all(isinstance(c, bool) for c in compiles):
         raise UserError(f"{where}: compile must be true or false (or a list of them)")
+    pin = spec.get("pin", spec.get("mode", "train") == "train")
+    if not isinstance(pin, bool):
+        raise UserError(f"{where}: pin must be true or false, got {pin!r}")
     if not isinstance(spec["params"], dict) or not isinstance(spec["recipe"], dict):
         raise UserError(f"{where}: recipe and params must be tables")
     methods = names("methods", [], list_methods(), "method")
@@ -332,7 +338,8 @@ def _grid(spec: dict, where: str) -> Grid:
         device=names("device", ["cpu"], list(DEVICES), "device")[0], threads=threads,
         precisions=names("precision", ["fp32"], list(PRECISIONS), "precision"),
         compiles=compiles, backends=spec.get("backends"), params=spec["params"],
-        recipe=spec["recipe"], published=_published_rows(spec, where), named=set(spec))
+        recipe=spec["recipe"], published=_published_rows(spec, where), named=set(spec),
+        pin=pin)
     if grid.published and grid.tracks != ["paper"]:
         raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
     return grid
@@ -411,6 +418,7 @@ def _point_cells(grid: Grid, dataset_name: str, method_name: str, library: str, 
                 backend=backend or _default_backend(library, grid.device), mode=grid.mode,
                 device=grid.device, threads=grid.threads, precision=precision,
                 compile=compiled,
+                numerics="pinned" if grid.pin and grid.device == "cpu" else "native",
             ))
         except ValueError as exc:
             raise UserError(f"{where}: {exc}") from None

@@ -21,6 +21,7 @@ import torch
 
 from benches.cell import MEMORY_ENV, THREADS_ENV, Cell
 from benches.errors import RECORD_WRITE_FAILED
+from benches.measure.numerics import pin
 from benches.measure.presence import announced
 from benches.measure.provenance import record_environment
 from benches.records import make_record, now, write_record
@@ -131,7 +132,7 @@ def run_cell(
     if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         die_with_parent()
-    cell = _enter(cell_dict, env)
+    cell, not_pinned = _enter(cell_dict, env)
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
     if not ok:
@@ -143,7 +144,7 @@ def run_cell(
     device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
                           else "cpu")
     record_env = record_environment(cell, device, hostname=records_hostname(command),
-                                    ran=status == "ok")
+                                    ran=status == "ok", not_pinned=not_pinned)
     if status == "ok":  # how the library's neuron differs from the suite's, measured
         lif = get_method(cell.method).recipe_of(cell).lif()
         metrics["neuron_spike_mismatch"] = get_library(cell.library).spike_mismatch(lif)
@@ -156,15 +157,17 @@ def run_cell(
         remove_checkpoint(saved)
 
 
-def _enter(cell_dict: dict, env: dict[str, str] | None) -> Cell:
-    """Apply ``env`` and the limits it sets (before CUDA starts); the cell."""
+def _enter(cell_dict: dict, env: dict[str, str] | None) -> tuple[Cell, str | None]:
+    """Apply ``env`` and the limits it sets (before CUDA starts) and pin the numerics the cell
+    asks for (before its first operation); the cell, and why a requested pin did not happen."""
     os.environ.update(env or {})
     if os.environ.get(MEMORY_ENV):
         limit_memory(int(os.environ[MEMORY_ENV]))
     cell = Cell.from_dict(cell_dict)
+    not_pinned = pin(cell.numerics, cell.device)
     if cell.threads is None and os.environ.get(THREADS_ENV):
         torch.set_num_threads(int(os.environ[THREADS_ENV]))
-    return cell
+    return cell, not_pinned
 
 
 def _measure(cell: Cell, data_root: str | None, saved: Any
