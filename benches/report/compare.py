@@ -31,6 +31,7 @@ adds cells that are ok in A but failed, timed out or ran out of memory in B), el
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -40,6 +41,7 @@ from typing import Any
 
 from benches.errors import UserError
 from benches.records import BROKEN, SCHEMA_VERSION, Record, load_records
+from benches.report.significance import PairTest, detectable_difference, holm, pair_test
 from benches.schema import METRICS, number
 
 GATES = ("accuracy", "time", "memory", "status")
@@ -47,9 +49,14 @@ DEFAULT_GATES = ("accuracy", "time", "memory")
 
 RULES = """\
 noise rules (per cell, A = first folder, B = second):
-  top-1   threshold = max(SIGMAS * std, ACC_FLOOR), where std is the std (ddof 1) of top-1
-          over the ok records of A with the same cell except the seed (of B if A has one
-          seed; with one seed in both, the floor alone); regressed if B < A - threshold
+  top-1   a configuration (the cell except its seed) with 2 or more seeds ok in both folders
+          is judged as the leaderboard's groups are: a paired t-test of B against A over those
+          seeds, Holm-corrected over the configurations compared, alpha 0.05; every cell of it
+          is worse (or better) when B's top-1 is significantly lower (higher); the threshold
+          shown is the difference detectable at 80 % power. With fewer seeds: threshold =
+          max(SIGMAS * std, ACC_FLOOR), where std is the std (ddof 1) of top-1 over the ok
+          records of A with the same cell except the seed (of B if A has one seed; with one
+          seed in both, the floor alone); regressed if B < A - threshold
   time    threshold = max(IQRS * max(IQR_A, IQR_B), TIME_FLOOR% of A) on the median time per
           iteration (IQR from the record, else from its samples); regressed if B > A + threshold
   memory  activation bytes are deterministic: regressed if B > A + MEM_TOLERANCE% of A
@@ -70,6 +77,7 @@ class Folder:
     state: dict[str, str] = field(default_factory=dict)  # key → status or problem, every file
     cells: dict[str, dict] = field(default_factory=dict)  # key → cell dict (for labels)
     top1_by_config: dict[str, list[float]] = field(default_factory=dict)
+    top1_by_seed: dict[str, dict[int, float]] = field(default_factory=dict)  # config → seeds
     records: int = 0
 
 
@@ -95,7 +103,9 @@ def read_folder(path: str) -> Folder:
             folder.ok[key] = record
             top1 = _number(record["metrics"].get("test_top1"))
             if top1 is not None:
-                folder.top1_by_config.setdefault(_config_id(record["cell"]), []).append(top1)
+                config = _config_id(record["cell"])
+                folder.top1_by_config.setdefault(config, []).append(top1)
+                folder.top1_by_seed.setdefault(config, {})[record["cell"]["seed"]] = top1
     for problem in problems:
         name, _, why = problem.partition(": ")
         key = name.removesuffix(".json")
@@ -213,7 +223,29 @@ def _iqr(metrics: dict) -> float | None:
     return q[2] - q[0]
 
 
-def compare_cell(key: str, a: Folder, b: Folder, rules: Rules) -> list[Change]:
+def config_tests(a: Folder, b: Folder) -> dict[str, PairTest]:
+    """Configuration → the paired test of B's top-1 against A's over their shared seeds (two
+    or more), Holm-corrected over the configurations (:mod:`.significance`)."""
+    tests = {config: pair_test("B", b.top1_by_seed[config], "A", seeds)
+             for config, seeds in a.top1_by_seed.items()
+             if len(set(seeds) & set(b.top1_by_seed.get(config, {}))) >= 2}
+    adjusted = holm([t.p for t in tests.values()])
+    return {config: dataclasses.replace(t, p_adjusted=q)
+            for (config, t), q in zip(tests.items(), adjusted, strict=True)}
+
+
+def _top1_change(ma: dict, mb: dict, test: PairTest | None, threshold: float) -> Change:
+    """The top-1 change of a cell: its configuration's test where there is one, else the
+    threshold rule."""
+    top_a, top_b = _number(ma.get("test_top1")), _number(mb.get("test_top1"))
+    if test is None or top_a is None or top_b is None:
+        return _judge("top-1", top_a, top_b, threshold, lower_is_better=False)
+    verdict = "same" if not test.differs else "worse" if test.difference < 0 else "better"
+    return Change("top-1", top_a, top_b, detectable_difference(test.spread, test.n), verdict)
+
+
+def compare_cell(key: str, a: Folder, b: Folder, rules: Rules,
+                 tests: dict[str, PairTest] | None = None) -> list[Change]:
     ra, rb = a.ok[key], b.ok[key]
     ma, mb = ra["metrics"], rb["metrics"]
     config = _config_id(ra["cell"])
@@ -221,8 +253,7 @@ def compare_cell(key: str, a: Folder, b: Folder, rules: Rules) -> list[Change]:
     if std is None:
         std = _seed_std(b.top1_by_config.get(config)) or 0.0
     acc_thr = max(rules.sigmas * std, rules.acc_floor_pp / 100.0)
-    top1 = _judge("top-1", _number(ma.get("test_top1")), _number(mb.get("test_top1")),
-                  acc_thr, lower_is_better=False)
+    top1 = _top1_change(ma, mb, (tests or {}).get(config), acc_thr)
 
     ta, tb = _number(ma.get("time_per_iter_s")), _number(mb.get("time_per_iter_s"))
     time_thr = None
@@ -328,8 +359,9 @@ def _compare_ok(outcome: Outcome, a: Folder, b: Folder, rules: Rules, gates: set
                 changed_only: bool) -> None:
     """The rows and regressions of the cells ok in both folders."""
     labels = _unique_labels({k: label(a.cells[k], k) for k in outcome.keys})
+    tests = config_tests(a, b)
     for key in outcome.keys:
-        changes = compare_cell(key, a, b, rules)
+        changes = compare_cell(key, a, b, rules, tests)
         verdict, regressed = _verdict(changes, gates)
         outcome.improved += any(c.verdict == "better" for c in changes)
         outcome.ungated += not regressed and any(c.verdict == "worse" for c in changes)

@@ -43,7 +43,7 @@ def _versions_differ(records: list[dict]) -> list[str]:
 
 def test_the_references_are_the_default_matrix_pinned():
     records = _references()
-    assert len(records) == 75 and all(r["status"] == "ok" for r in records)
+    assert len(records) == 101 and all(r["status"] == "ok" for r in records)
     assert all(r["cell"]["numerics"] == "pinned" and r["env"]["numerics"]["pinned"]
                for r in records)
     methods = {r["cell"]["method"] for r in records if r["cell"]["dataset"] == "digits_seq"}
