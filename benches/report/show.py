@@ -11,7 +11,7 @@ import pandas as pd
 from benches.errors import UserError
 from benches.records import load_records
 from benches.report.frames import GROUP, contended, contention, records_frame, seed_summary
-from benches.report.significance import ALPHA, rank_configurations
+from benches.report.significance import ALPHA, Ranking, rank_configurations
 from benches.report.tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from benches.report.terminal import Column, fit, render, terminal_width, wrap
 from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits, missing
@@ -66,8 +66,8 @@ def board(block: pd.DataFrame, frame: pd.DataFrame | None = None) -> Board:
     key = block.iloc[0]
     title = f"{key['dataset']} · {key['architecture']} · {key['track']} recipe · {key['device']}"
     block = _sorted(block)
-    letters, notes = significance(block, frame) if frame is not None and TOP1 in block \
-        else ([], [])
+    ranking = significance(block, frame) if frame is not None and TOP1 in block else None
+    letters, notes = (ranking.letters, ranking.notes) if ranking else ([], [])
     fixed: list[str] = []
     columns = [Column("Method", "Method", [str(v) for v in block["method"]])]
     for k, heading in DESCRIPTORS.items():
@@ -99,7 +99,7 @@ def board(block: pd.DataFrame, frame: pd.DataFrame | None = None) -> Board:
     return Board(title, fixed, columns, breaks, notes)
 
 
-def significance(block: pd.DataFrame, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def significance(block: pd.DataFrame, frame: pd.DataFrame) -> Ranking:
     """Group letters for the (sorted) summary rows of ``block`` from the per-seed top-1 of the
     records in ``frame``, and the sentences per configuration (:mod:`.significance`)."""
     ok = frame[(frame["status"] == "ok") & frame[TOP1].notna()]

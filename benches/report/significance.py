@@ -108,20 +108,26 @@ def pairwise_tests(values: dict[str, dict[int, float]]) -> list[PairTest]:
 
 
 def letter_groups(order: list[str], tests: list[PairTest]) -> dict[str, str]:
-    """A compact letter display over ``order`` (best first): every maximal run of consecutive
-    methods no two of which differ gets a letter; methods sharing a letter do not differ."""
-    differ = {frozenset((t.a, t.b)) for t in tests if t.differs}
-    runs: list[tuple[int, int]] = []
-    for i in range(len(order)):
-        j = i
-        while j + 1 < len(order) and all(frozenset((order[k], order[j + 1])) not in differ
-                                         for k in range(i, j + 1)):
-            j += 1
-        if not any(lo <= i and j <= hi for lo, hi in runs):
-            runs.append((i, j))
+    """A compact letter display over ``order`` (best first), by Piepho's insert-absorb
+    algorithm (2004): two methods share a letter exactly when their test did not find a
+    difference. Letters go by the best method of each group ('a' holds the best)."""
+    columns: list[set[str]] = [set(order)]
+    for t in tests:
+        if not t.differs:
+            continue
+        split: list[set[str]] = []
+        for column in columns:
+            if t.a in column and t.b in column:
+                split += [column - {t.a}, column - {t.b}]
+            else:
+                split.append(column)
+        columns = [c for c in split if c and not any(c < other for other in split)]
+        columns = [c for i, c in enumerate(columns) if c not in columns[:i]]
+    rank = {name: i for i, name in enumerate(order)}
+    columns.sort(key=lambda c: sorted(rank[n] for n in c))
     letters = {name: "" for name in order}
-    for n, (lo, hi) in enumerate(runs):
-        for name in order[lo:hi + 1]:
+    for n, column in enumerate(columns):
+        for name in sorted(column, key=rank.__getitem__):
             letters[name] += _letter(n)
     return letters
 
@@ -141,8 +147,17 @@ def detectable_difference(sd: float, n: int, alpha: float = ALPHA,
     return float(quantiles * sd / math.sqrt(n))
 
 
-def rank_configurations(rows: list[tuple[dict[str, Any], dict[int, float]]]
-                        ) -> tuple[list[str], list[str]]:
+@dataclass
+class Ranking:
+    """The significance of a table's rows: a letter string per row, a sentence per
+    configuration, and every pair tested (``a`` and ``b`` are row indices as strings)."""
+
+    letters: list[str]
+    notes: list[str]
+    pairs: list[PairTest]
+
+
+def rank_configurations(rows: list[tuple[dict[str, Any], dict[int, float]]]) -> Ranking:
     """Letters for table rows — each row ``(config, seed → top-1)``, its configuration's rows
     best first — compared within their configuration (:data:`PER_CONFIG`); and one sentence per
     configuration of two rows or more: its seeds, the pairs that differ and the difference
@@ -150,7 +165,7 @@ def rank_configurations(rows: list[tuple[dict[str, Any], dict[int, float]]]
     blocks: dict[tuple, list[int]] = defaultdict(list)
     for i, (config, _) in enumerate(rows):
         blocks[tuple(str(config[k]) for k in PER_CONFIG)].append(i)
-    letters, notes = [""] * len(rows), []
+    ranking = Ranking([""] * len(rows), [], [])
     for members in blocks.values():
         values = {str(i): rows[i][1] for i in members if rows[i][1]}
         if len(values) < 2:
@@ -158,9 +173,10 @@ def rank_configurations(rows: list[tuple[dict[str, Any], dict[int, float]]]
         tests = pairwise_tests(values)
         found = letter_groups([str(i) for i in members if str(i) in values], tests)
         for i in members:
-            letters[i] = found.get(str(i), "")
-        notes.append(_note(rows[members[0]][0], tests))
-    return letters, notes
+            ranking.letters[i] = found.get(str(i), "")
+        ranking.notes.append(_note(rows[members[0]][0], tests))
+        ranking.pairs += tests
+    return ranking
 
 
 def _note(config: dict[str, Any], tests: list[PairTest]) -> str:

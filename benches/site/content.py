@@ -27,6 +27,7 @@ from benches.site.leaderboard import (
     mark_best,
     slugify,
 )
+from benches.site.ranks import PAIR_HEADERS
 from benches.site.reproduction import reproduction
 
 SCALING = ("time_per_iter_s", *CLAIM_OF)
@@ -322,7 +323,8 @@ def _board_pages(all_boards: list[Board], records: list[Record], methods: dict[s
              "dataset_about": datasets.get(board.dataset, ABOUT_DEFAULTS["dataset"]),
              "findings": findings(series, board.title),
              "common_only": _common_only(board, methods),
-             "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS}}, toc))
+             "filter_titles": {k: TEXT_COLUMNS[k][0] for k in TEXT_COLUMNS},
+             "pair_headers": PAIR_HEADERS}, toc))
     return pages, headline
 
 

@@ -87,6 +87,7 @@ class Board:
     frame: pd.DataFrame  # the seed summary rows behind it
     file: str = ""  # its page in the site
     significance: list[str] = field(default_factory=list)  # one sentence per configuration
+    pairs: list[list[str]] = field(default_factory=list)  # every pair tested (ranks.PAIR_HEADERS)
 
     @property
     def slug(self) -> str:
@@ -206,7 +207,7 @@ def boards(frame: pd.DataFrame, summary: pd.DataFrame,
             mark_best([row.values[i] for row in rows], METRICS[m].better)
         board = Board(dataset, arch, columns, rows, fixed, samples, block)
         if "test_top1" in shown:
-            board.significance = rank_rows(rows, top1)
+            board.significance, board.pairs = rank_rows(rows, top1)
             columns.insert(len(varying), Column("group", *GROUP_TITLE, numeric=False))
         out.append(board)
     return out

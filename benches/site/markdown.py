@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from benches.atomic import write_atomically
+from benches.report.significance import ALPHA
 from benches.schema import METRICS
 from benches.site.leaderboard import PERCENT
 
@@ -47,10 +48,32 @@ def summary_markdown(content: SiteContent, figure_files: dict[str, str]) -> str:
     lines.append(f"Bold: the best mean of the column; ≈: its {PERCENT} interval over seeds "
                  "overlaps the best one's.")
     lines.append("")
+    lines += significance_markdown(content)
     for plot_id, name in figure_files.items():
         plot = next(p for p in content.headline_plots if p.id == plot_id)
         lines += [f"![{_cell(plot.title)}]({name})", ""]
     return "\n".join(lines)
+
+
+def significance_markdown(content: SiteContent) -> list[str]:
+    """Per leaderboard with significance groups: method, T, group and top-1, then the
+    sentences of :mod:`benches.site.ranks`."""
+    lines: list[str] = []
+    for page in content.pages:
+        board = page.context.get("board")
+        if board is None or not board.significance:
+            continue
+        lines.append(f"### {_cell(board.title)}: which differences are real")
+        top1 = next(i for i, c in enumerate(board.metric_columns) if c.key == "test_top1")
+        rows = [[_cell(r.texts["method"]), str(r.config["timesteps"]), r.texts["group"],
+                 r.values[top1].text] for r in board.rows]
+        lines += [tabulate(rows, ["Method", "T", "Group", board.metric_columns[top1].title],
+                           tablefmt="github", disable_numparse=True,
+                           colalign=["left", "right", "left", "right"]), ""]
+        lines += [f"Group: rows of one configuration sharing a letter do not differ in top-1 "
+                  f"(t-tests over seeds, paired by seed, Holm-corrected, α = {ALPHA:g}). "
+                  + " ".join(board.significance), ""]
+    return lines
 
 
 def write_markdown(content: SiteContent, out: Path) -> Path:

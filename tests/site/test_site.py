@@ -199,6 +199,9 @@ def test_markdown_summary(site):
     assert re.search(r"\|\s+80\.0 ± 1\.0 \|", text)  # rate_m: neither bold nor tied
     svgs = list((site / "md").glob("*.svg"))
     assert svgs and all(f"]({p.name})" in text for p in svgs)
+    groups = text.split("### digits · convnet_digits: which differences are real")[1]
+    assert re.search(r"\| rate_m +\| +2 \| b +\| +80\.0 ± 1\.0 \|", groups)
+    assert "Holm-corrected, α = 0.05" in groups
 
 
 def test_site_command(tmp_path, capsys):
@@ -228,3 +231,4 @@ def test_significance_groups_on_the_board(site):
     html = page(site, "board-digits-convnet-digits.html")
     assert "Holm-corrected over the pairs, α = 0.05" in html
     assert "T = 2, torch, common:" in html and "3 seeds each" in html
+    assert "Every pair tested" in html and "<td class=\"text\">rate_m</td>" in html
