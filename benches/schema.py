@@ -105,6 +105,16 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("activation_bytes", "Activation mem", "MiB", "lower",
            "peak bytes of tensors held for backward in one training iteration (saved-tensor "
            "hooks; deterministic, the same on every machine)", MIB, 3),
+    Metric("flops_per_iter", "Train GFLOP", "GFLOP", "lower",
+           "floating-point operations of one training iteration (torch's FlopCounterMode on the "
+           "first iteration: matrix products and convolutions, forward and backward; "
+           "elementwise work counts 0): the same on every machine", 1e-9, 3),
+    Metric("flops_forward", "Forward GFLOP", "GFLOP", "lower",
+           "the forward phase's share of the iteration's FLOPs", 1e-9, 3),
+    Metric("flops_backward", "Backward GFLOP", "GFLOP", "lower",
+           "the backward phase's share of the iteration's FLOPs", 1e-9, 3),
+    Metric("flops_optimizer", "Optimizer GFLOP", "GFLOP", "lower",
+           "the optimizer phase's FLOPs (0 for SGD: elementwise)", 1e-9, 3),
     Metric("cuda_max_allocated_bytes", "GPU mem", "MiB", "lower",
            "max CUDA memory allocated by a training iteration past warm-up, minus the model "
            "and optimizer baseline", MIB, 1),
@@ -151,8 +161,8 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 )}
 
 LEADERBOARD = ("test_top1", "time_per_iter_s", "activation_bytes", "cuda_max_allocated_bytes",
-               "mean_firing_rate")
+               "flops_per_iter", "mean_firing_rate")
 """Columns of the leaderboards (those present in the records)."""
-EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes", "gpu_busy_fraction",
-              "kernels_per_iter")
+EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes", "flops_forward",
+              "flops_backward", "gpu_busy_fraction", "kernels_per_iter")
 ALIGNMENT = ("grad_cosine", "grad_norm_ratio")

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from benches.measure.flops import PhaseFlops
 from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.profiling import profile_iteration
 from benches.measure.timing import IterationTimer
@@ -35,8 +36,9 @@ def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device
     optimizer = make_optimizer(model, recipe)
     runner = StepRunner(method, model, optimizer, device)
     model.train()
-    with SavedTensorMeter(exclude=model_tensors(model)) as meter:
-        runner(x_seq, y)
+    flops = PhaseFlops()
+    with SavedTensorMeter(exclude=model_tensors(model)) as meter, flops.iteration():
+        runner(x_seq, y, flops)
     timer = IterationTimer(device)
     for _ in range(max(recipe.warmup_iters - 1, 0)):
         with timer.iteration(record=False):
@@ -48,7 +50,7 @@ def run(method: Method, dataset: Dataset, model: nn.Module, device: torch.device
     for _ in range(recipe.timed_iters):
         with timer.iteration():
             runner(x_seq, y, timer)
-    metrics = {"activation_bytes": meter.peak, **timer.summary(len(y))}
+    metrics = {"activation_bytes": meter.peak, **flops.metrics(), **timer.summary(len(y))}
     if cuda_mem is not None:
         metrics.update(cuda_mem.summary())
         if runner.graphed:  # replays allocate nothing: the working memory of an eager step

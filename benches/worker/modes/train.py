@@ -45,6 +45,7 @@ from torch import nn
 from tqdm import tqdm
 
 from benches.measure.firing import firing_rates
+from benches.measure.flops import PhaseFlops
 from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.timing import DataWait, IterationTimer
 from benches.worker import checkpoint
@@ -146,6 +147,7 @@ class Stage:
         self.loss_curve: list[float] = []
         self.acc_curve: list[float] = []
         self.activation_bytes: int | None = None
+        self.flops: dict[str, int] = {}  # of the probe iteration (measure.flops)
         self.rates: dict[str, float] | None = None
         self.resumed_at: list[int] = []
         self.iteration, self.train_time, self.start_epoch, self.first_here = 0, 0.0, 0, 0
@@ -168,6 +170,7 @@ class Stage:
         self.loss_curve = list(state["train_loss_curve"])
         self.acc_curve = list(state["test_top1_curve"])
         self.activation_bytes, self.rates = state["activation_bytes"], state["firing_rates"]
+        self.flops = state.get("flops", {})  # checkpoints written before FLOPs were counted
         self.iteration, self.train_time = state["iterations"], state["train_time_s"]
         self.timer.samples[:] = state["timer"]["samples"]
         for phase, values in state["timer"]["phases"].items():
@@ -210,9 +213,11 @@ class Stage:
         local = self.iteration - self.first_here
         timed = local >= self.untimed
         if self.iteration == 0:
-            with SavedTensorMeter(exclude=model_tensors(self.model)) as meter:
-                loss = self.runner(x_seq, y)
-            self.activation_bytes = meter.peak
+            flops = PhaseFlops()
+            with SavedTensorMeter(exclude=model_tensors(self.model)) as meter, \
+                    flops.iteration():
+                loss = self.runner(x_seq, y, flops)
+            self.activation_bytes, self.flops = meter.peak, flops.metrics()
         else:
             if self.cuda_mem is not None and local == self.untimed:
                 self.cuda_mem.start()
@@ -238,6 +243,7 @@ class Stage:
             "train_loss_curve": self.loss_curve, "test_top1_curve": self.acc_curve,
             "iterations": self.iteration, "train_time_s": self.train_time,
             "activation_bytes": self.activation_bytes, "firing_rates": self.rates,
+            "flops": self.flops,
             "timer": {"samples": timer.samples,
                       "phases": {k: list(v) for k, v in timer.phase_samples.items()}},
             "data_wait_s": self.wait.samples, "resumed_at_epochs": self.resumed_at,
@@ -255,6 +261,7 @@ class Stage:
             "train_time_s": self.train_time,
             "iterations": self.iteration,
             "activation_bytes": self.activation_bytes,
+            **self.flops,
             "firing_rates": rates,
             "mean_firing_rate": sum(rates.values()) / len(rates) if rates else None,
             **self.timer.summary(self.recipe.batch_size),
