@@ -115,6 +115,34 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
            "the backward phase's share of the iteration's FLOPs", 1e-9, 3),
     Metric("flops_optimizer", "Optimizer GFLOP", "GFLOP", "lower",
            "the optimizer phase's FLOPs (0 for SGD: elementwise)", 1e-9, 3),
+    Metric("energy_uj", "Energy", "µJ/sample", "lower",
+           "inference energy of the trained network per test sample, the SNN papers' convention: "
+           "0.9 pJ per synaptic operation + 4.6 pJ per multiply-accumulate (Horowitz 2014, "
+           "45 nm, fp32), compute only, no memory traffic", 1.0, 3),
+    Metric("energy_sj_uj", "Energy (+memory)", "µJ/sample", "lower",
+           "spikingjelly's simple energy model per test sample: the same compute plus reading "
+           "the weights (its model id is in the record); not comparable with Energy", 1.0, 2),
+    Metric("synops", "SynOps", "k/sample", "lower",
+           "spike-driven synaptic operations per test sample at inference (spikingjelly's "
+           "SynOpCounter: a spike meeting a weight)", 1e-3, 1),
+    Metric("macs", "MACs", "k/sample", "lower",
+           "multiply-accumulates on real-valued input per test sample (the first layer)",
+           1e-3, 1),
+    Metric("dense_macs", "Dense MACs", "k/sample", "lower",
+           "multiply-accumulates the same network would do executed densely, per test sample",
+           1e-3, 1),
+    Metric("acs", "ACs", "k/sample", "lower",
+           "every accumulate per test sample (synaptic operations plus the additions of "
+           "normalisation, pooling and residuals; spikingjelly's ACCounter)", 1e-3, 1),
+    Metric("activation_sparsity", "Sparsity", "%", "higher",
+           "share of neuron updates without a spike at inference (1 − firing rate over all "
+           "spiking layers, on the first 64 test samples)", 100.0, 1),
+    Metric("neuron_updates", "Neuron updates", "k/sample", "lower",
+           "neuron state updates per test sample (neurons × T)", 1e-3, 1),
+    Metric("parameter_bytes", "Param bytes", "MiB", "lower",
+           "bytes of the trained parameters", MIB, 3),
+    Metric("connection_sparsity", "Zero weights", "%", None,
+           "share of the parameters that are exactly zero", 100.0, 1),
     Metric("cuda_max_allocated_bytes", "GPU mem", "MiB", "lower",
            "max CUDA memory allocated by a training iteration past warm-up, minus the model "
            "and optimizer baseline", MIB, 1),
@@ -161,7 +189,8 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 )}
 
 LEADERBOARD = ("test_top1", "time_per_iter_s", "activation_bytes", "cuda_max_allocated_bytes",
-               "flops_per_iter", "mean_firing_rate")
+               "flops_per_iter", "energy_uj", "synops", "activation_sparsity",
+               "mean_firing_rate")
 """Columns of the leaderboards (those present in the records)."""
 EFFICIENCY = ("time_per_iter_s", "backward_s", "activation_bytes", "flops_forward",
               "flops_backward", "gpu_busy_fraction", "kernels_per_iter")

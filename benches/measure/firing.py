@@ -37,18 +37,15 @@ class _SpikeCounter:
         self.spikes = total if self.spikes is None else self.spikes + total
         self.elements += out.numel()
 
-    def rate(self) -> float | None:
-        if self.spikes is None or not self.elements:
-            return None
-        return float(self.spikes) / self.elements
 
 
 @contextmanager
-def firing_rates(model: nn.Module) -> Iterator[dict[str, float]]:
-    """Yields a dict filled, on exit, with ``layer name → mean spike rate`` of every LIF layer."""
+def spiking_activity(model: nn.Module) -> Iterator[dict[str, tuple[float, int]]]:
+    """Yields a dict filled, on exit, with ``layer name → (spikes, neuron updates)`` of every
+    LIF layer (an update: one neuron at one step for one sample)."""
     counters: dict[str, _SpikeCounter] = {}
     handles: list[torch.utils.hooks.RemovableHandle] = []
-    rates: dict[str, float] = {}
+    activity: dict[str, tuple[float, int]] = {}
     try:
         for name, module in model.named_modules():
             if isinstance(module, SpikingNeuron):
@@ -56,9 +53,20 @@ def firing_rates(model: nn.Module) -> Iterator[dict[str, float]]:
                 handles.append(module.register_forward_pre_hook(counter.enter))
                 # always_call: the depth comes back down even when the call raises
                 handles.append(module.register_forward_hook(counter.leave, always_call=True))
-        yield rates
+        yield activity
     finally:
         for handle in handles:
             handle.remove()
-        rates.update({name: rate for name, c in counters.items()
-                      if (rate := c.rate()) is not None})
+        activity.update({name: (float(c.spikes), c.elements) for name, c in counters.items()
+                         if c.spikes is not None and c.elements})
+
+
+@contextmanager
+def firing_rates(model: nn.Module) -> Iterator[dict[str, float]]:
+    """Yields a dict filled, on exit, with ``layer name → mean spike rate`` of every LIF layer."""
+    rates: dict[str, float] = {}
+    try:
+        with spiking_activity(model) as activity:
+            yield rates
+    finally:
+        rates.update({name: spikes / updates for name, (spikes, updates) in activity.items()})

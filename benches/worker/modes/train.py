@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from benches.measure.firing import firing_rates
 from benches.measure.flops import PhaseFlops
+from benches.measure.inference import SAMPLES, inference_cost
 from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.timing import DataWait, IterationTimer
 from benches.worker import checkpoint
@@ -148,6 +149,7 @@ class Stage:
         self.acc_curve: list[float] = []
         self.activation_bytes: int | None = None
         self.flops: dict[str, int] = {}  # of the probe iteration (measure.flops)
+        self.inference: dict[str, Any] = {}  # the trained network's costs (measure.inference)
         self.rates: dict[str, float] | None = None
         self.resumed_at: list[int] = []
         self.iteration, self.train_time, self.start_epoch, self.first_here = 0, 0.0, 0, 0
@@ -170,7 +172,8 @@ class Stage:
         self.loss_curve = list(state["train_loss_curve"])
         self.acc_curve = list(state["test_top1_curve"])
         self.activation_bytes, self.rates = state["activation_bytes"], state["firing_rates"]
-        self.flops = state.get("flops", {})  # checkpoints written before FLOPs were counted
+        # checkpoints written before FLOPs and inference costs were counted lack them
+        self.flops, self.inference = state.get("flops", {}), state.get("inference", {})
         self.iteration, self.train_time = state["iterations"], state["train_time_s"]
         self.timer.samples[:] = state["timer"]["samples"]
         for phase, values in state["timer"]["phases"].items():
@@ -197,14 +200,22 @@ class Stage:
         self.loss_curve.append(float(epoch_losses.mean()))
         last = epoch == self.recipe.epochs - 1
         with self.runner.autocast(), \
-                evaluation_statistics(self.method, self.model, self.dataset, self.train_batches), \
-                firing_rates(self.model) if last else contextlib.nullcontext() as r:
-            acc = evaluate(self.method, self.model, self.dataset, self.test_batches, self.device,
-                           self.recipe.batch_size)
+                evaluation_statistics(self.method, self.model, self.dataset, self.train_batches):
+            with firing_rates(self.model) if last else contextlib.nullcontext() as r:
+                acc = evaluate(self.method, self.model, self.dataset, self.test_batches,
+                               self.device, self.recipe.batch_size)
+            if last:  # the evaluated network, with the statistics it was evaluated with
+                self.inference = inference_cost(self.method, self.model, self.inference_input())
         if last:
             self.rates = r
         self.acc_curve.append(acc)
         return self.loss_curve[-1], acc
+
+    def inference_input(self) -> torch.Tensor:
+        """The first :data:`~benches.measure.inference.SAMPLES` test samples, encoded."""
+        count = min(SAMPLES, len(self.splits.test))  # type: ignore[arg-type]
+        x = torch.stack([self.splits.test[i][0] for i in range(count)]).to(self.device)
+        return self.dataset.encode(x, self.method.T)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, epoch: int) -> torch.Tensor:
         """One training iteration (the first: the activation-memory probe); its loss."""
@@ -243,7 +254,7 @@ class Stage:
             "train_loss_curve": self.loss_curve, "test_top1_curve": self.acc_curve,
             "iterations": self.iteration, "train_time_s": self.train_time,
             "activation_bytes": self.activation_bytes, "firing_rates": self.rates,
-            "flops": self.flops,
+            "flops": self.flops, "inference": self.inference,
             "timer": {"samples": timer.samples,
                       "phases": {k: list(v) for k, v in timer.phase_samples.items()}},
             "data_wait_s": self.wait.samples, "resumed_at_epochs": self.resumed_at,
@@ -262,6 +273,7 @@ class Stage:
             "iterations": self.iteration,
             "activation_bytes": self.activation_bytes,
             **self.flops,
+            **self.inference,
             "firing_rates": rates,
             "mean_firing_rate": sum(rates.values()) / len(rates) if rates else None,
             **self.timer.summary(self.recipe.batch_size),
