@@ -80,6 +80,7 @@ def inference_cost(method: Any, model: nn.Module, x_seq: torch.Tensor) -> dict[s
     metrics["energy_uj"] = (ENERGY_MODEL["pj_per_synop"] * counts["synops"]
                             + ENERGY_MODEL["pj_per_mac"] * counts["macs"]) / 1e6
     metrics.update(energy_sj)
+    metrics["layer_ops"] = _per_layer(model, counters, n)
     metrics.update(_sparsity(activity, n))
     metrics.update(_parameters(model))
     metrics["energy_model"] = ENERGY_MODEL
@@ -96,6 +97,21 @@ def _spikingjelly_energy(predict: nn.Module, x_seq: torch.Tensor) -> dict[str, A
     return {"energy_sj_uj": report.energy_total_pj / n / 1e6,
             "energy_sj_compute_uj": report.energy_compute_pj / n / 1e6,
             "energy_sj_model": report.model_info.model_id}
+
+
+def _per_layer(model: nn.Module, counters: dict[str, Any], n: int) -> dict[str, dict[str, float]]:
+    """Per layer with weights: its synaptic operations and multiply-accumulates per sample."""
+    counts = {kind: c.get_counts() for kind, c in counters.items() if kind != "acs"}
+    out = {}
+    for name, module in model.named_modules():
+        if list(module.children()) or not isinstance(getattr(module, "weight", None),
+                                                     torch.Tensor):
+            continue
+        scope = f"{_Predict.__name__}.model.{name}"
+        ops = {kind: sum(c.get(scope, {}).values()) / n for kind, c in counts.items()}
+        if any(ops.values()):
+            out[name] = ops
+    return out
 
 
 def _sparsity(activity: dict[str, tuple[float, int]], n: int) -> dict[str, Any]:

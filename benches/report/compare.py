@@ -44,7 +44,7 @@ from benches.records import BROKEN, SCHEMA_VERSION, Record, load_records
 from benches.report.significance import PairTest, detectable_difference, holm, pair_test
 from benches.schema import METRICS, number
 
-GATES = ("accuracy", "time", "memory", "status")
+GATES = ("accuracy", "time", "memory", "energy", "flops", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
 
 RULES = """\
@@ -60,6 +60,8 @@ noise rules (per cell, A = first folder, B = second):
   time    threshold = max(IQRS * max(IQR_A, IQR_B), TIME_FLOOR% of A) on the median time per
           iteration (IQR from the record, else from its samples); regressed if B > A + threshold
   memory  activation bytes are deterministic: regressed if B > A + MEM_TOLERANCE% of A
+  energy, flops  inference energy per sample and training FLOPs per iteration are counts, as
+          deterministic: worse if B > A + MEM_TOLERANCE% of A (gated only with --fail-on)
 improvements are shown but never fail; exit status 1 if a cell regressed in a --fail-on metric
 (status: ok in A, failed/timeout/oom in B), else 0; 2 for a usage error"""
 
@@ -262,13 +264,20 @@ def compare_cell(key: str, a: Folder, b: Folder, rules: Rules,
         time_thr = max(rules.iqrs * max(iqrs, default=0.0), rules.time_floor_pct / 100.0 * ta)
     time = _judge("time", ta, tb, time_thr, lower_is_better=True)
 
-    xa, xb = _number(ma.get("activation_bytes")), _number(mb.get("activation_bytes"))
-    mem_thr = None if xa is None else rules.mem_tolerance_pct / 100.0 * xa
-    memory = _judge("memory", xa, xb, mem_thr, lower_is_better=True)
-    return [top1, time, memory]
+    counted = [_counted(name, ma, mb, rules) for name in ("memory", "energy", "flops")]
+    return [top1, time, *counted]
 
 
-GATE_OF = {"top-1": "accuracy", "time": "time", "memory": "memory"}
+def _counted(name: str, ma: dict, mb: dict, rules: Rules) -> Change:
+    """A deterministic count (activation bytes, inference energy, training FLOPs): worse past
+    MEM_TOLERANCE% of A."""
+    xa, xb = _number(ma.get(KEY_OF[name])), _number(mb.get(KEY_OF[name]))
+    threshold = None if xa is None else rules.mem_tolerance_pct / 100.0 * xa
+    return _judge(name, xa, xb, threshold, lower_is_better=True)
+
+
+GATE_OF = {"top-1": "accuracy", "time": "time", "memory": "memory", "energy": "energy",
+           "flops": "flops"}
 
 
 def _verdict(changes: list[Change], gates: set[str]) -> tuple[str, bool]:
@@ -290,9 +299,10 @@ def _verdict(changes: list[Change], gates: set[str]) -> tuple[str, bool]:
 # --------------------------------------------------------------------------------------------
 # Output
 
-KEY_OF = {"top-1": "test_top1", "time": "time_per_iter_s", "memory": "activation_bytes"}
+KEY_OF = {"top-1": "test_top1", "time": "time_per_iter_s", "memory": "activation_bytes",
+          "energy": "energy_uj", "flops": "flops_per_iter"}
 """Each compared metric's key in the records (and in :data:`~benches.schema.METRICS`)."""
-DIGITS = {"top-1": 2, "time": 2, "memory": 3}
+DIGITS = {"top-1": 2, "time": 2, "memory": 3, "energy": 4, "flops": 4}
 """Decimals shown: the times to 0.01 ms, one more than the leaderboards', for small deltas."""
 UNIT = {name: (METRICS[key].unit, "pp" if METRICS[key].unit == "%" else METRICS[key].unit)
         for name, key in KEY_OF.items()}
@@ -311,8 +321,9 @@ def _delta_cell(change: Change) -> str:
 
 
 HEADERS = ["cell", "top-1 A", "B", "Δ pp ±thr", "ms/it A", "B", "Δ ms ±thr", "act MiB A", "B",
-           "Δ MiB ±tol", "verdict"]
-"""Top-1 in %, time per iteration in ms, activation memory in MiB; Δ = B − A."""
+           "Δ MiB ±tol", "µJ A", "B", "Δ µJ ±tol", "GFLOP A", "B", "Δ ±tol", "verdict"]
+"""Top-1 in %, time per iteration in ms, activation memory in MiB, inference energy per
+sample in µJ, training GFLOP per iteration; Δ = B − A."""
 
 
 def _parse_gates(values: list[str]) -> set[str]:
@@ -404,7 +415,7 @@ def _report(o: Outcome, a: Folder, b: Folder, rules: Rules, gates: set[str],
         + f"; fail on: {gate_text}\n"
         f"thresholds: top-1 max({rules.sigmas:g}·seed std, {rules.acc_floor_pp:g} pp); "
         f"time max({rules.iqrs:g}·IQR, {rules.time_floor_pct:g}%); "
-        f"activation memory {rules.mem_tolerance_pct:g}%"
+        f"activation memory, energy, FLOPs {rules.mem_tolerance_pct:g}%"
     ]
     if o.rows:
         table = tabulate([r[2] for r in o.rows], HEADERS, tablefmt=fmt, disable_numparse=True)

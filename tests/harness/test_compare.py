@@ -23,13 +23,14 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def record(method="bptt", seed=0, top1=None, time=0.010, iqr=0.001, act=10 * 2**20,
-           status="ok", **cell_kw):
+           status="ok", extra=None, **cell_kw):
     cell = make_cell(method, seed=seed, **cell_kw)
     if status != "ok":
         return make_record(cell, status, "boom", {}, {})
+    extra = extra or {}
     metrics = {"test_top1": TOP1[seed] if top1 is None else top1, "time_per_iter_s": time,
                "time_per_iter_iqr_s": iqr, "time_per_iter_samples_s": [time] * 5,
-               "activation_bytes": act}
+               "activation_bytes": act, **extra}
     return make_record(cell, "ok", None, metrics, {"cpu_model": "test"})
 
 
@@ -186,3 +187,15 @@ def test_help_states_the_noise_rules():
     text = sub.choices["compare"].format_help()
     assert "SIGMAS * std" in text and "IQRS * max(IQR_A, IQR_B)" in text
     assert "--fail-on" in text and "--mem-tolerance" in text
+
+
+def test_energy_and_flops_changes_are_reported_and_gated_on_request(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    counted = {"energy_uj": 0.25, "flops_per_iter": 2e8}
+    write_record(record(extra=counted), a)
+    write_record(record(extra={**counted, "energy_uj": 0.30}), b)  # +20 %: past 0.1 %
+    status, out = run(capsys, a, b)
+    assert status == 0 and "worse energy" in out  # shown, not gated by default
+    assert "0.2500" in out and "0.3000" in out and "+0.0500" in out
+    status, out = run(capsys, a, b, "--fail-on", "energy")
+    assert status == 1 and "REGRESSED energy" in out

@@ -43,6 +43,7 @@ def test_counts_by_hand():
     assert m["activation_sparsity"] == pytest.approx(1 / 3)  # 4 of 6 neuron updates spiked
     assert m["layer_sparsity"] == {"1": pytest.approx(1 / 3)}
     assert m["neuron_updates"] == 3  # 3 neurons × T = 1, per sample
+    assert m["layer_ops"] == {"0": {"synops": 0, "macs": 12}, "2": {"synops": 4, "macs": 0}}
     assert m["energy_uj"] == pytest.approx((0.9 * 4 + 4.6 * 12) / 1e6)
     assert m["energy_model"] == ENERGY_MODEL and ENERGY_MODEL["pj_per_mac"] == 4.6
     assert m["parameter_bytes"] == (12 + 6) * 4
