@@ -105,15 +105,15 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("activation_bytes", "Activation mem", "MiB", "lower",
            "peak bytes of tensors held for backward in one training iteration (saved-tensor "
            "hooks; deterministic, the same on every machine)", MIB, 3),
-    Metric("flops_per_iter", "Train GFLOP", "GFLOP", "lower",
+    Metric("flops_per_iter", "Train ops", "GFLOP", "lower",
            "floating-point operations of one training iteration (torch's FlopCounterMode on the "
            "first iteration: matrix products and convolutions, forward and backward; "
            "elementwise work counts 0): the same on every machine", 1e-9, 3),
-    Metric("flops_forward", "Forward GFLOP", "GFLOP", "lower",
+    Metric("flops_forward", "Forward ops", "GFLOP", "lower",
            "the forward phase's share of the iteration's FLOPs", 1e-9, 3),
-    Metric("flops_backward", "Backward GFLOP", "GFLOP", "lower",
+    Metric("flops_backward", "Backward ops", "GFLOP", "lower",
            "the backward phase's share of the iteration's FLOPs", 1e-9, 3),
-    Metric("flops_optimizer", "Optimizer GFLOP", "GFLOP", "lower",
+    Metric("flops_optimizer", "Optimizer ops", "GFLOP", "lower",
            "the optimizer phase's FLOPs (0 for SGD: elementwise)", 1e-9, 3),
     Metric("energy_uj", "Energy", "µJ/sample", "lower",
            "inference energy of the trained network per test sample, the SNN papers' convention: "

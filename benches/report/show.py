@@ -13,7 +13,7 @@ from benches.records import load_records
 from benches.report.frames import GROUP, contended, contention, records_frame, seed_summary
 from benches.report.significance import ALPHA, Ranking, rank_configurations
 from benches.report.tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
-from benches.report.terminal import Column, fit, render, terminal_width, wrap
+from benches.report.terminal import Column, drop_to_fit, fit, render, terminal_width, wrap
 from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits, missing
 
 FORMATS = ("plain", "markdown", "csv")
@@ -114,10 +114,13 @@ def significance(block: pd.DataFrame, frame: pd.DataFrame) -> Ranking:
 def board_text(b: Board, fmt: str, width: int | None) -> str:
     """One leaderboard as ``plain`` text fitted to ``width`` or as a ``markdown`` table."""
     fixed = " · ".join(b.fixed)
-    if fmt == "markdown":
-        table = render(b.columns, "pipe", b.breaks)
+    if fmt == "markdown":  # with --width: whole columns left out to fit, never wrapped
+        kept, left_out = drop_to_fit(b.columns, width, b.breaks, "pipe") if width \
+            else (b.columns, [])
+        table = render(kept, "pipe", b.breaks)
+        note = f"(left out to fit {width} columns: {', '.join(left_out)})" if left_out else ""
         notes = "\n".join(_significance_lines(b))
-        return "\n\n".join(p for p in (f"## {b.title}", fixed, table, notes) if p)
+        return "\n\n".join(p for p in (f"## {b.title}", fixed, note, table, notes) if p)
     assert width is not None
     table, left_out = fit(b.columns, width, b.breaks)
     note = (f"(left out to fit {width} columns: {', '.join(left_out)}; "

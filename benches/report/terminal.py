@@ -64,22 +64,29 @@ def render(columns: list[Column], fmt: str, breaks: tuple[int, ...] = (),
                     maxcolwidths=maxcolwidths, maxheadercolwidths=maxcolwidths)
 
 
-def fit(columns: list[Column], width: int, breaks: tuple[int, ...] = (),
-        fmt: str = "simple") -> tuple[str, list[str]]:
-    """Render ``columns`` in at most ``width`` characters a line: leave out droppable columns
-    (highest ``drop_rank`` first), then wrap the widest text columns; returns the table and
-    the names of the columns left out."""
+def drop_to_fit(columns: list[Column], width: int, breaks: tuple[int, ...] = (),
+                fmt: str = "simple") -> tuple[list[Column], list[str]]:
+    """The columns kept after leaving out droppable ones (highest ``drop_rank`` first) until
+    the table is at most ``width`` characters a line, and the names left out."""
     kept = list(columns)
     left_out: list[str] = []
-    text = render(kept, fmt, breaks)
-    while widest(text) > width:
+    while widest(render(kept, fmt, breaks)) > width:
         droppable = [c for c in kept if c.drop_rank is not None]
         if not droppable:
             break
         victim = max(droppable, key=lambda c: c.drop_rank or 0)
         kept.remove(victim)
         left_out.append(victim.name)
-        text = render(kept, fmt, breaks)
+    return kept, left_out
+
+
+def fit(columns: list[Column], width: int, breaks: tuple[int, ...] = (),
+        fmt: str = "simple") -> tuple[str, list[str]]:
+    """Render ``columns`` in at most ``width`` characters a line: leave out droppable columns
+    (highest ``drop_rank`` first), then wrap the widest text columns; returns the table and
+    the names of the columns left out."""
+    kept, left_out = drop_to_fit(columns, width, breaks, fmt)
+    text = render(kept, fmt, breaks)
     sizes = [_size(c) for c in kept]
     whole_words = [min(n, max(MIN_CELL, _longest_word(c))) for n, c in zip(sizes, kept,
                                                                           strict=True)]

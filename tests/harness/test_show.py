@@ -224,3 +224,11 @@ def test_a_library_running_its_own_neuron_is_a_variant(tmp_path, capsys):
     rows = [line for line in out.splitlines() if " bptt" in line or line.startswith("bptt")]
     assert any("library's own neuron" in r and "snntorch" in r for r in rows), out
     assert any("library's own neuron" not in r and "torch" in r for r in rows), out
+
+
+def test_markdown_with_a_width_leaves_out_whole_columns(results, capsys):
+    out = show(capsys, "--results", str(results), "--format", "markdown", "--width", "60")
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert table and max(len(line) for line in table) <= 60
+    assert "(left out to fit 60 columns:" in out and "Top-1 (%) ↑" in table[0]
+    assert all(line.endswith("|") for line in table)  # rows are never wrapped
