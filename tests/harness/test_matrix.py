@@ -17,8 +17,8 @@ def test_default_matrix_covers_every_method_on_both_embedded_datasets():
     assert {c.timesteps for c in digits} == {2, 4, 8}
     assert {c.seed for c in digits} == {0}  # saturated: one seed shows cost vs T
     assert any(c.dataset == "digits_dvs" for c in cells)
-    seq = [c for c in cells if c.dataset == "digits_seq"]  # the temporal task, 3 seeds
-    assert {c.method for c in seq} == set(BUILTIN_METHODS) and len(seq) == 13 * 3
+    seq = [c for c in cells if c.dataset == "digits_seq"]  # the temporal task, 5 seeds
+    assert {c.method for c in seq} == set(BUILTIN_METHODS) and len(seq) == 13 * 5
     assert {c.timesteps for c in seq} == {8}
     for c in cells:
         assert c.recipe["track"] == "common"
@@ -32,7 +32,7 @@ def test_named_overrides_narrow_a_matrix_that_names_them():
     assert sorted(c.timesteps for c in cells) == [2, 4, 8]  # not digits_seq's grid as digits
     assert {(c.dataset, c.method, c.recipe["epochs"]) for c in cells} == {("digits", "bptt", 8)}
     seq = load_matrix("default", {"methods": ["fptt"]}).cells  # only digits_seq's grid has it
-    assert {c.dataset for c in seq} == {"digits_seq"} and len(seq) == 3
+    assert {c.dataset for c in seq} == {"digits_seq"} and len(seq) == 5
 
 
 def test_narrowing_methods_drops_the_params_of_the_methods_that_left():
