@@ -37,12 +37,14 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benches.errors import UserError
 from benches.records import BROKEN, SCHEMA_VERSION, Record, load_records
-from benches.report.significance import PairTest, detectable_difference, holm, pair_test
 from benches.schema import METRICS, number
+
+if TYPE_CHECKING:  # the tests need scipy and pandas; the CLI's parser does not load them
+    from benches.report.significance import PairTest
 
 GATES = ("accuracy", "time", "memory", "energy", "flops", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
@@ -228,6 +230,8 @@ def _iqr(metrics: dict) -> float | None:
 def config_tests(a: Folder, b: Folder) -> dict[str, PairTest]:
     """Configuration → the paired test of B's top-1 against A's over their shared seeds (two
     or more), Holm-corrected over the configurations (:mod:`.significance`)."""
+    from benches.report.significance import holm, pair_test
+
     tests = {config: pair_test("B", b.top1_by_seed[config], "A", seeds)
              for config, seeds in a.top1_by_seed.items()
              if len(set(seeds) & set(b.top1_by_seed.get(config, {}))) >= 2}
@@ -239,6 +243,8 @@ def config_tests(a: Folder, b: Folder) -> dict[str, PairTest]:
 def _top1_change(ma: dict, mb: dict, test: PairTest | None, threshold: float) -> Change:
     """The top-1 change of a cell: its configuration's test where there is one, else the
     threshold rule."""
+    from benches.report.significance import detectable_difference
+
     top_a, top_b = _number(ma.get("test_top1")), _number(mb.get("test_top1"))
     if test is None or top_a is None or top_b is None:
         return _judge("top-1", top_a, top_b, threshold, lower_is_better=False)

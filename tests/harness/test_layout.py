@@ -119,3 +119,15 @@ def test_the_checks_see_a_cycle_and_an_upward_import(tmp_path, monkeypatch):
     assert edges["benches.report.a"] == {"benches.report.b", "benches.run.runner"}
     assert upward(edges) == ["benches.report.a (report) imports benches.run.runner (run)"]
     assert find_cycle(edges) == ["benches.report.a", "benches.report.b", "benches.report.a"]
+
+
+def test_the_parser_loads_no_heavy_package():
+    """``benches --help`` must answer at once, even before the heavy dependencies import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from benches.commands import build_parser; build_parser(); "
+            "print(sorted({'torch', 'pandas', 'scipy', 'numpy'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "[]"
