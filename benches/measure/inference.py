@@ -123,7 +123,7 @@ def _sparsity(activity: dict[str, tuple[float, int]], n: int) -> dict[str, Any]:
 
 
 def _parameters(model: nn.Module) -> dict[str, Any]:
-    params = [p for p in model.parameters()]
+    params = list(model.parameters())
     total = sum(p.numel() for p in params)
     zeros = sum(int((p == 0).sum()) for p in params)
     return {"parameter_bytes": sum(p.numel() * p.element_size() for p in params),

@@ -80,7 +80,6 @@ class Folder:
     ok: dict[str, Record] = field(default_factory=dict)  # key → ok record
     state: dict[str, str] = field(default_factory=dict)  # key → status or problem, every file
     cells: dict[str, dict] = field(default_factory=dict)  # key → cell dict (for labels)
-    top1_by_config: dict[str, list[float]] = field(default_factory=dict)
     top1_by_seed: dict[str, dict[int, float]] = field(default_factory=dict)  # config → seeds
     records: int = 0
 
@@ -108,7 +107,6 @@ def read_folder(path: str) -> Folder:
             top1 = _number(record["metrics"].get("test_top1"))
             if top1 is not None:
                 config = _config_id(record["cell"])
-                folder.top1_by_config.setdefault(config, []).append(top1)
                 folder.top1_by_seed.setdefault(config, {})[record["cell"]["seed"]] = top1
     for problem in problems:
         name, _, why = problem.partition(": ")
@@ -257,9 +255,9 @@ def compare_cell(key: str, a: Folder, b: Folder, rules: Rules,
     ra, rb = a.ok[key], b.ok[key]
     ma, mb = ra["metrics"], rb["metrics"]
     config = _config_id(ra["cell"])
-    std = _seed_std(a.top1_by_config.get(config))
+    std = _seed_std(list(a.top1_by_seed.get(config, {}).values()))
     if std is None:
-        std = _seed_std(b.top1_by_config.get(config)) or 0.0
+        std = _seed_std(list(b.top1_by_seed.get(config, {}).values())) or 0.0
     acc_thr = max(rules.sigmas * std, rules.acc_floor_pp / 100.0)
     top1 = _top1_change(ma, mb, (tests or {}).get(config), acc_thr)
 

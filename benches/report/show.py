@@ -11,7 +11,7 @@ import pandas as pd
 from benches.errors import UserError
 from benches.records import load_records
 from benches.report.frames import GROUP, contended, contention, records_frame, seed_summary
-from benches.report.significance import ALPHA, Ranking, rank_configurations
+from benches.report.significance import GROUP_NOTE, Ranking, rank_configurations
 from benches.report.tables import PROBLEM_HEADERS, TEXT_COLUMNS, median_test_samples, problems
 from benches.report.terminal import Column, drop_to_fit, fit, render, terminal_width, wrap
 from benches.schema import CONTENDED_LOAD, LEADERBOARD, METRICS, accuracy_digits, missing
@@ -132,8 +132,7 @@ def board_text(b: Board, fmt: str, width: int | None) -> str:
 def _significance_lines(b: Board) -> list[str]:
     if not b.notes:
         return []
-    return [f"Group: rows of one configuration sharing a letter do not differ in top-1 "
-            f"(t-tests over seeds, paired by seed, Holm-corrected, α = {ALPHA:g}).", *b.notes]
+    return [GROUP_NOTE, *b.notes]
 
 
 def problems_text(issues: list[list[str]], fmt: str, width: int | None) -> str:

@@ -33,6 +33,9 @@ ALPHA = 0.05
 """Significance level of every pairwise test (after Holm's correction)."""
 POWER = 0.8
 """The power at which :func:`detectable_difference` is stated."""
+GROUP_NOTE = (f"Group: rows of one configuration sharing a letter do not differ in top-1 "
+              f"(t-tests over seeds, paired by seed, Holm-corrected, α = {ALPHA:g}).")
+"""What the Group column means, as ``show`` and the Markdown summary say it."""
 PER_CONFIG = [k for k in GROUP if k not in ("method", "params")]
 """What must be equal for two rows to be compared: all but the method and its parameters."""
 

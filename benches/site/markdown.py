@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from benches.atomic import write_atomically
-from benches.report.significance import ALPHA
+from benches.report.significance import GROUP_NOTE
 from benches.schema import METRICS
 from benches.site.leaderboard import PERCENT
 
@@ -70,9 +70,7 @@ def significance_markdown(content: SiteContent) -> list[str]:
         lines += [tabulate(rows, ["Method", "T", "Group", board.metric_columns[top1].title],
                            tablefmt="github", disable_numparse=True,
                            colalign=["left", "right", "left", "right"]), ""]
-        lines += [f"Group: rows of one configuration sharing a letter do not differ in top-1 "
-                  f"(t-tests over seeds, paired by seed, Holm-corrected, α = {ALPHA:g}). "
-                  + " ".join(board.significance), ""]
+        lines += [" ".join([GROUP_NOTE, *board.significance]), ""]
     return lines
 
 
