@@ -128,6 +128,9 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("macs", "MACs", "k/sample", "lower",
            "multiply-accumulates on real-valued input per test sample (the first layer)",
            1e-3, 1),
+    Metric("effective_ops", "Ops", "k/sample", "lower",
+           "synaptic operations + multiply-accumulates per test sample: what the weight layers "
+           "do executed event-driven (compare Dense MACs)", 1e-3, 1),
     Metric("dense_macs", "Dense MACs", "k/sample", "lower",
            "multiply-accumulates the same network would do executed densely, per test sample",
            1e-3, 1),

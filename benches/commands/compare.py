@@ -28,8 +28,8 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument("b", metavar="B", help="candidate results folder (compared against A)")
     p.add_argument("--fail-on", nargs="+", metavar="METRIC", default=list(DEFAULT_GATES),
                    help="metrics whose regression makes the exit status 1: accuracy, time, "
-                   "memory, energy, flops, status (a cell ok in A but failed/timeout/oom in "
-                   "B), or none (a b or a,b; default: accuracy time memory)")
+                   "memory, energy, synops, sparsity, flops, status (a cell ok in A but "
+                   "failed/timeout/oom in B), or none (a b or a,b; default: accuracy time memory)")
     p.add_argument("--sigmas", type=float, default=3.0,
                    help="top-1 threshold in seed standard deviations (default: 3)")
     p.add_argument("--acc-floor", type=float, default=0.5,

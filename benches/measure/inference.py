@@ -13,6 +13,8 @@ network alike:
   readout of a rate);
 * ``dense_macs``: the multiply-accumulates of the same products executed densely (torch's
   ``FlopCounterMode`` / 2), what a non-spiking execution of the network would do;
+* ``effective_ops``: their sum, synaptic operations + multiply-accumulates (what the weight
+  layers do executed event-driven; NeuroBench's Effective_ACs + Effective_MACs);
 * activation sparsity (1 − firing rate) per spiking layer and over all neuron updates, and the
   neuron state updates (neurons × T);
 * the parameter footprint in bytes and the connection sparsity (the share of zero weights).
@@ -22,6 +24,10 @@ Energy, two models kept apart (each with its identifier and constants in the rec
 (accumulate) and 4.6 pJ per multiply-accumulate (Horowitz, ISSCC 2014; 45 nm, fp32);
 ``energy_sj_uj`` is spikingjelly's ``estimate_simple_energy``, which adds the memory traffic of
 reading weights (and so is several times larger).
+
+Spikes scaled by a constant (OTTT's and NDOT's ×2.74) count as spikes
+(:mod:`benches.measure.scaled_spikes`) for the three counters; spikingjelly's own energy
+estimate takes them as it finds them.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benches.measure.firing import spiking_activity
+from benches.measure.scaled_spikes import count_scaled_spikes_as_spikes
 
 SAMPLES = 64
 """Test images the costs are counted on (the first ones, in order)."""
@@ -63,7 +70,8 @@ def inference_cost(method: Any, model: nn.Module, x_seq: torch.Tensor) -> dict[s
 
     n = x_seq.shape[1]
     predict = _Predict(method, model)
-    counters = {"synops": SynOpCounter(), "acs": ACCounter(), "macs": MACCounter()}
+    counters = {kind: count_scaled_spikes_as_spikes(counter()) for kind, counter in
+                (("synops", SynOpCounter), ("acs", ACCounter), ("macs", MACCounter))}
     was_training = model.training
     model.eval()
     try:
@@ -76,6 +84,7 @@ def inference_cost(method: Any, model: nn.Module, x_seq: torch.Tensor) -> dict[s
         model.train(was_training)
     counts = {k: c.get_total() / n for k, c in counters.items()}
     metrics: dict[str, Any] = {**counts, "dense_macs": dense.get_total_flops() / 2 / n,
+                               "effective_ops": counts["synops"] + counts["macs"],
                                "inference_samples": n}
     metrics["energy_uj"] = (ENERGY_MODEL["pj_per_synop"] * counts["synops"]
                             + ENERGY_MODEL["pj_per_mac"] * counts["macs"]) / 1e6

@@ -46,7 +46,7 @@ from benches.schema import METRICS, number
 if TYPE_CHECKING:  # the tests need scipy and pandas; the CLI's parser does not load them
     from benches.report.significance import PairTest
 
-GATES = ("accuracy", "time", "memory", "energy", "flops", "status")
+GATES = ("accuracy", "time", "memory", "energy", "synops", "sparsity", "flops", "status")
 DEFAULT_GATES = ("accuracy", "time", "memory")
 
 RULES = """\
@@ -62,8 +62,10 @@ noise rules (per cell, A = first folder, B = second):
   time    threshold = max(IQRS * max(IQR_A, IQR_B), TIME_FLOOR% of A) on the median time per
           iteration (IQR from the record, else from its samples); regressed if B > A + threshold
   memory  activation bytes are deterministic: regressed if B > A + MEM_TOLERANCE% of A
-  energy, flops  inference energy per sample and training FLOPs per iteration are counts, as
-          deterministic: worse if B > A + MEM_TOLERANCE% of A (gated only with --fail-on)
+  energy, synops, sparsity, flops  inference energy, synaptic operations and activation
+          sparsity per sample, and training FLOPs per iteration are counts, as deterministic:
+          worse if B is MEM_TOLERANCE% of A worse (sparsity: lower, the others: higher; gated
+          only with --fail-on)
 improvements are shown but never fail; exit status 1 if a cell regressed in a --fail-on metric
 (status: ok in A, failed/timeout/oom in B), else 0; 2 for a usage error"""
 
@@ -268,20 +270,22 @@ def compare_cell(key: str, a: Folder, b: Folder, rules: Rules,
         time_thr = max(rules.iqrs * max(iqrs, default=0.0), rules.time_floor_pct / 100.0 * ta)
     time = _judge("time", ta, tb, time_thr, lower_is_better=True)
 
-    counted = [_counted(name, ma, mb, rules) for name in ("memory", "energy", "flops")]
+    counted = [_counted(name, ma, mb, rules) for name in COUNTED]
     return [top1, time, *counted]
 
 
 def _counted(name: str, ma: dict, mb: dict, rules: Rules) -> Change:
-    """A deterministic count (activation bytes, inference energy, training FLOPs): worse past
-    MEM_TOLERANCE% of A."""
+    """A deterministic count (activation bytes, inference costs, training FLOPs): worse past
+    MEM_TOLERANCE% of A, in the direction the schema gives."""
     xa, xb = _number(ma.get(KEY_OF[name])), _number(mb.get(KEY_OF[name]))
     threshold = None if xa is None else rules.mem_tolerance_pct / 100.0 * xa
-    return _judge(name, xa, xb, threshold, lower_is_better=True)
+    return _judge(name, xa, xb, threshold,
+                  lower_is_better=METRICS[KEY_OF[name]].lower_is_better)
 
 
-GATE_OF = {"top-1": "accuracy", "time": "time", "memory": "memory", "energy": "energy",
-           "flops": "flops"}
+COUNTED = ("memory", "energy", "synops", "sparsity", "flops")
+"""The compared metrics that are deterministic counts."""
+GATE_OF = {"top-1": "accuracy", "time": "time", **{name: name for name in COUNTED}}
 
 
 def _verdict(changes: list[Change], gates: set[str]) -> tuple[str, bool]:
@@ -304,9 +308,11 @@ def _verdict(changes: list[Change], gates: set[str]) -> tuple[str, bool]:
 # Output
 
 KEY_OF = {"top-1": "test_top1", "time": "time_per_iter_s", "memory": "activation_bytes",
-          "energy": "energy_uj", "flops": "flops_per_iter"}
+          "energy": "energy_uj", "synops": "synops", "sparsity": "activation_sparsity",
+          "flops": "flops_per_iter"}
 """Each compared metric's key in the records (and in :data:`~benches.schema.METRICS`)."""
-DIGITS = {"top-1": 2, "time": 2, "memory": 3, "energy": 4, "flops": 4}
+DIGITS = {"top-1": 2, "time": 2, "memory": 3, "energy": 4, "synops": 2, "sparsity": 2,
+          "flops": 4}
 """Decimals shown: the times to 0.01 ms, one more than the leaderboards', for small deltas."""
 UNIT = {name: (METRICS[key].unit, "pp" if METRICS[key].unit == "%" else METRICS[key].unit)
         for name, key in KEY_OF.items()}

@@ -199,3 +199,14 @@ def test_energy_and_flops_changes_are_reported_and_gated_on_request(tmp_path, ca
     assert "0.2500" in out and "0.3000" in out and "+0.0500" in out
     status, out = run(capsys, a, b, "--fail-on", "energy")
     assert status == 1 and "REGRESSED energy" in out
+
+
+def test_synops_and_sparsity_changes_follow_their_direction(tmp_path, capsys):
+    """Fewer synaptic operations are better, less sparsity is worse."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_record(record(extra={"synops": 1.0e5, "activation_sparsity": 0.80}), a)
+    write_record(record(extra={"synops": 0.8e5, "activation_sparsity": 0.70}), b)
+    status, out = run(capsys, a, b, "--fail-on", "synops")
+    assert status == 0 and "better synops" in out and "worse sparsity" in out
+    status, out = run(capsys, a, b, "--fail-on", "sparsity")
+    assert status == 1 and "REGRESSED sparsity" in out

@@ -12,6 +12,7 @@ from benches.measure.inference import ENERGY_MODEL, inference_cost
 from benches.worker.setup import execute
 from methods.libraries.torch import TorchLIF
 from methods.snn.config import LIFConfig
+from methods.snn.layers import Scale
 
 
 class _Direct:
@@ -39,6 +40,7 @@ def test_counts_by_hand():
     assert m["macs"] == 4 * 3  # real-valued input: every multiply-accumulate, per sample
     assert m["synops"] == 4 * 2 / 2  # 4 spikes in all, each reaching 2 outputs, over 2 samples
     assert m["dense_macs"] == 4 * 3 + 3 * 2  # what a dense execution would do
+    assert m["effective_ops"] == 4 * 3 + 4 * 2 / 2
     assert m["acs"] >= m["synops"]  # accumulates also count the neurons' own additions
     assert m["activation_sparsity"] == pytest.approx(1 / 3)  # 4 of 6 neuron updates spiked
     assert m["layer_sparsity"] == {"1": pytest.approx(1 / 3)}
@@ -50,6 +52,18 @@ def test_counts_by_hand():
     assert m["connection_sparsity"] == pytest.approx(10 / 18)  # the first layer's 10 zeros
     assert m["energy_sj_uj"] > m["energy_uj"]  # spikingjelly's model adds weight traffic
     assert m["energy_sj_model"]
+
+
+def test_scaled_spikes_are_spikes():
+    """OTTT's ×2.74 after a neuron: W·(c·s) = (c·W)·s, still one synaptic operation per spike
+    and weight; a real-valued input is still multiply-accumulates."""
+    x_seq = torch.tensor([[[1.0, 2, 3, 4], [1.0, 0, 0, 3]]])
+    plain = _network()
+    scaled = nn.Sequential(plain[0], plain[1], Scale(2.74), plain[2])
+    m = inference_cost(_Direct(), scaled, x_seq)
+    assert (m["synops"], m["macs"]) == (4 * 2 / 2, 4 * 3)
+    assert m["energy_uj"] == pytest.approx((0.9 * 4 + 4.6 * 12) / 1e6)
+    assert m["layer_ops"]["3"] == {"synops": 4, "macs": 0}
 
 
 def test_no_spike_no_synaptic_operation():
