@@ -52,23 +52,31 @@ def _run_in_forkserver(cell: Cell, out_dir: str, data_root: str | None, matrix: 
                        command: str | None = None) -> int | None:
     from benches.worker.cell_process import run_cell
 
-    process = _context().Process(
-        target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env, keep_checkpoints,
-                                 command, True),
-        daemon=False,
-    )
-    process.start()
+    # the cell's lifeline: it gets the read end; the write end stays in this process alone
+    # (the fork server, which outlives this process by seconds, never holds it)
+    watch, lifeline = _context().Pipe(duplex=False)
     try:
-        process.join(timeout_s)
-    except BaseException:  # Ctrl-C: the cell goes with the run (--resume runs it again)
-        process.kill()
-        process.join()
-        raise
-    if process.is_alive():
-        process.kill()
-        process.join()
-        return None
-    return process.exitcode
+        process = _context().Process(
+            target=run_cell, args=(cell.to_dict(), out_dir, data_root, matrix, env,
+                                   keep_checkpoints, command, True, watch),
+            daemon=False,
+        )
+        process.start()
+        watch.close()  # the cell has its own copy now
+        try:
+            process.join(timeout_s)
+        except BaseException:  # Ctrl-C: the cell goes with the run (--resume runs it again)
+            process.kill()
+            process.join()
+            raise
+        if process.is_alive():
+            process.kill()
+            process.join()
+            return None
+        return process.exitcode
+    finally:
+        watch.close()
+        lifeline.close()
 
 
 def _run_in_subprocess(
@@ -76,15 +84,22 @@ def _run_in_subprocess(
     env: dict[str, str],
     keep_checkpoints: bool = False, command: str | None = None,
 ) -> int | None:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump({"cell": cell.to_dict(), "matrix": matrix,
-                   "keep_checkpoints": keep_checkpoints, "command": command}, fh)
-        payload = fh.name
-    cmd = [sys.executable, "-m", "benches.worker.cell_process", payload, out_dir]
-    if data_root:
-        cmd.append(str(data_root))
+    # the cell's lifeline, as for a forked cell: only this process holds the write end
+    watch, lifeline = mp.Pipe(duplex=False)
+    payload = None
     try:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            payload = fh.name
+            json.dump({"cell": cell.to_dict(), "matrix": matrix,
+                       "coordinator_fd": watch.fileno(),
+                       "keep_checkpoints": keep_checkpoints, "command": command}, fh)
+        cmd = [sys.executable, "-m", "benches.worker.cell_process", payload, out_dir]
+        if data_root:
+            cmd.append(str(data_root))
+        try:
+            proc = subprocess.Popen(cmd, env={**os.environ, **env}, pass_fds=(watch.fileno(),))
+        finally:
+            watch.close()  # the cell has its own copy now
         try:
             return proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -96,7 +111,10 @@ def _run_in_subprocess(
             proc.wait()
             raise
     finally:
-        os.unlink(payload)
+        watch.close()
+        lifeline.close()
+        if payload is not None:
+            os.unlink(payload)
 
 
 def run_cell_isolated(

@@ -4,6 +4,12 @@ Started by the runner through a fork server that has already imported this modul
 the libraries and the registries load once per matrix, not once per cell), or as
 ``python -m benches.worker.cell_process CELL_JSON OUT_DIR [DATA_ROOT]`` when a cell needs its own
 environment variables (e.g. a spikingjelly CUDA backend chosen at import).
+
+Either way the cell watches its coordinator (the process that started it) through a pipe whose
+write end only the coordinator holds: the pipe's end of file says that the coordinator is gone,
+killed with SIGKILL included, and the cell then kills its own child processes and itself at
+once, writing no record (a fork server outlives its coordinator by seconds, so the parent-death
+signal alone comes too late for a forked cell).
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 import traceback
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, NoReturn
 
 import torch
 
@@ -92,7 +100,9 @@ def is_oom(exc: BaseException) -> bool:
 
 def die_with_parent() -> None:
     """Linux: this process gets SIGKILL when its parent dies, so a coordinator killed with
-    SIGKILL leaves no cell running that another runner could duplicate (elsewhere a no-op)."""
+    SIGKILL leaves no cell running that another runner could duplicate (elsewhere a no-op).
+    A forked cell's parent is the fork server, which outlives the coordinator by seconds:
+    :func:`watch_coordinator` stops such a cell at once."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -106,9 +116,88 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
+_COORDINATOR: Connection | None = None
+"""The read end of the pipe whose write end only this cell's coordinator holds (``None``: the
+cell runs in the caller's process, or was started by hand)."""
+
+
+def coordinator_alive() -> bool:
+    """Whether this cell's coordinator still runs: the coordinator never writes to the pipe, so
+    a readable read end is its end of file (every write end closed: the coordinator died)."""
+    return _COORDINATOR is None or not _COORDINATOR.poll(0)
+
+
+def _descendants() -> list[int]:
+    """This process's children, theirs and so on, each parent before its children (psutil
+    when installed, else Linux's ``/proc``; elsewhere none)."""
+    try:
+        import psutil
+    except ImportError:
+        pass
+    else:
+        try:
+            return [p.pid for p in psutil.Process().children(recursive=True)]
+        except psutil.Error:
+            return []
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:  # PID (COMM) STATE PPID ...
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or gone meanwhile
+        children.setdefault(ppid, []).append(int(name))
+    found, queue = [], [os.getpid()]
+    while queue:
+        kids = children.get(queue.pop(0), [])
+        found += kids
+        queue += kids
+    return found
+
+
+def die() -> NoReturn:
+    """Kill this cell's child processes (and theirs) and then this process with SIGKILL: its
+    coordinator is gone, so nothing of the cell may run on (``os._exit`` would leave the
+    children)."""
+    for pid in _descendants():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # gone meanwhile
+    os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(-signal.SIGKILL)  # not reached: SIGKILL cannot be caught
+
+
+def _await_coordinator_death(watch: Connection) -> None:
+    """Block until the coordinator's end of the pipe closes, then :func:`die`."""
+    try:
+        while True:
+            watch.recv_bytes()  # the coordinator never writes: this waits for end of file
+    except EOFError:
+        die()
+    except OSError:
+        return  # the pipe was closed under the watcher: the cell is ending anyway
+
+
+def watch_coordinator(watch: Connection) -> None:
+    """Die with the coordinator that holds the write end of ``watch``'s pipe: at once if it is
+    already gone, else from a daemon thread as soon as the pipe reaches its end of file."""
+    global _COORDINATOR
+    _COORDINATOR = watch
+    if not coordinator_alive():
+        die()
+    threading.Thread(target=_await_coordinator_death, args=(watch,), daemon=True,
+                     name="coordinator-watch").start()
+
+
 def _write(record: dict, out_dir: str) -> None:
     """Write the cell's record; if it cannot be written (disk full), exit with
-    :data:`RECORD_WRITE_FAILED` so that the coordinator stops the run (nothing half-written)."""
+    :data:`RECORD_WRITE_FAILED` so that the coordinator stops the run (nothing half-written).
+    A cell whose coordinator is gone writes nothing: it dies (a runner that resumes reruns it)."""
+    if not coordinator_alive():
+        die()
     try:
         write_record(record, out_dir)
     except OSError as exc:
@@ -121,17 +210,21 @@ def run_cell(
     cell_dict: dict, out_dir: str, data_root: str | None = None, matrix: str | None = None,
     env: dict[str, str] | None = None, keep_checkpoints: bool = False,
     command: str | None = None, own_process: bool = False,
+    coordinator: Connection | None = None,
 ) -> None:
     """Execute the cell and write its record; never raises for a failure of the cell itself.
 
     ``env`` is applied first (before CUDA starts). The cell is checked here too, so that an
     executor on another machine skips what cannot run *there*. A train cell continues from its
     checkpoint (``RESULTS/.checkpoints/KEY``), which is removed once the ``ok`` record is written
-    unless ``keep_checkpoints``.
+    unless ``keep_checkpoints``. ``coordinator``: the read end of the pipe whose write end only
+    the coordinator holds; the cell dies with it (:func:`watch_coordinator`).
     """
     if own_process:  # Ctrl-C reaches the whole process group: the coordinator stops the cell
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         die_with_parent()
+    if coordinator is not None:
+        watch_coordinator(coordinator)
     cell, not_pinned = _enter(cell_dict, env)
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
@@ -203,6 +296,8 @@ if __name__ == "__main__":
         sys.exit("usage: python -m benches.worker.cell_process CELL_JSON OUT_DIR [DATA_ROOT]")
     with open(args[0]) as fh:
         payload = json.load(fh)
+    fd = payload.get("coordinator_fd")  # the pipe's read end, passed by the coordinator
     run_cell(payload["cell"], args[1], args[2] if len(args) == 3 else None, payload.get("matrix"),
              keep_checkpoints=payload.get("keep_checkpoints", False),
-             command=payload.get("command"), own_process=True)
+             command=payload.get("command"), own_process=True,
+             coordinator=Connection(fd, writable=False) if fd is not None else None)
