@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEVICES = ("cpu", "cuda")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp64")
 NUMERICS = ("native", "pinned")
 """How a CPU cell's kernels are chosen: ``native``, the widest instruction set the machine
 has; ``pinned``, one level every x86-64 machine of the last decade has
@@ -24,7 +24,8 @@ DEFAULT_TIMEOUT_S = 1800.0
 """Seconds a cell may run when neither its matrix nor ``--timeout`` says otherwise."""
 MEMORY_ENV = "BENCHES_CELL_MEMORY_LIMIT"
 """Bytes a cell process may map beyond what it holds when the cell starts (``--memory-limit``)."""
-KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False, "numerics": "native"}
+KEY_OMITS_DEFAULTS = {"precision": "fp32", "compile": False, "numerics": "native",
+                      "gpus_per_cell": 1, "nodes": 1}
 """Fields added after schema version 1: at these values they stay out of the key, so records
 written before them keep their names (and ``--resume`` still finds them)."""
 
@@ -51,6 +52,10 @@ class Cell:
     """Run the model through ``torch.compile``."""
     numerics: str = "native"
     """One of :data:`NUMERICS` (the matrix pins CPU train cells unless told not to)."""
+    gpus_per_cell: int = 1
+    """torch.distributed ranks per node the cell trains with (on a CPU: processes, gloo)."""
+    nodes: int = 1
+    """Nodes the cell spans (several: started by Slurm's ``srun``, one rank per task)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.timesteps, int) or self.timesteps < 1:
@@ -65,6 +70,15 @@ class Cell:
             raise ValueError(f"compile must be true or false, got {self.compile!r}")
         if self.numerics not in NUMERICS:
             raise ValueError(f"numerics must be one of {NUMERICS}, got {self.numerics!r}")
+        for name in ("gpus_per_cell", "nodes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    @property
+    def world_size(self) -> int:
+        """torch.distributed ranks in all: ``gpus_per_cell × nodes``."""
+        return self.gpus_per_cell * self.nodes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -103,7 +103,8 @@ class Method(ABC):
     copy, shapes fixed by the input, and host-side choices only through :meth:`variants`.
     Off by default so an outside method runs eagerly until it says so."""
     unsupported: ClassVar[dict[str, str]] = {}
-    """Execution settings this method cannot run with (``"bf16"``, ``"compile"``) → why."""
+    """Execution settings this method cannot run with (``"bf16"``, ``"compile"``,
+    ``"sync_bn"`` on several ranks) → why."""
 
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
@@ -190,7 +191,8 @@ class Method(ABC):
                     f"{getattr(recipe, key)!r})"
         if recipe.loss == "tet" and cls.no_step_outputs:
             return False, f"{cls.name} cannot train with the TET loss: {cls.no_step_outputs}"
-        for setting, active in (("bf16", cell.precision == "bf16"), ("compile", cell.compile)):
+        for setting, active in (("bf16", cell.precision == "bf16"), ("compile", cell.compile),
+                                ("sync_bn", recipe.sync_bn and cell.world_size > 1)):
             if active and setting in cls.unsupported:
                 return False, f"{cls.name} cannot run with {setting}: {cls.unsupported[setting]}"
         return library.supports(recipe.lif(), cell.backend, cell.device)

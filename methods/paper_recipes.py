@@ -7,9 +7,11 @@ changes. Every value is ``{ value = …, source = "…" }`` or, where nothing pu
 ``{ value = …, choice = "suite's choice: why" }``. Besides the :class:`~methods.recipes.Recipe`
 keys a table gives ``rows`` (the published architecture and T points), ``params`` (method
 parameters, e.g. sltt_k's K, ndot_o's reg_lambda), ``amp`` (the official run's mixed
-precision: the cell's precision is bf16) and ``published_methods`` (where not every method of
-the family published). A method with no table for a dataset has no paper setup there and runs
-on the common track.
+precision: the cell's precision is bf16), ``published_methods`` (where not every method of
+the family published) and ``world_size`` (the ranks the published run trained with: every
+ImageNet setup gives it; information, a cell trains with its matrix's ``gpus_per_cell × nodes``
+ranks). ``batch_size`` is the global batch (all ranks together). A method with no table for a
+dataset has no paper setup there and runs on the common track.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ RECIPE_KEYS = frozenset(f.name for f in fields(Recipe)) - {"track", "warmup_iter
 """What a paper setup must give (the timing protocol is the suite's, not a paper's)."""
 ONLY_FOR = {"osr_eps": ("os",), "osr_bound": ("os",), "rate_bn": ("rate_s",)}
 """Recipe keys only some methods read: a setup of another method need not give them."""
-OPTIONAL = frozenset({"stages"})
-"""Recipe keys a setup may leave out (no ``stages``: one stage)."""
+OPTIONAL = frozenset({"stages", "sync_bn", "drop_last"})
+"""Recipe keys a setup may leave out (no ``stages``: one stage; no ``sync_bn``: a run on one
+GPU, or each rank normalising its own part; no ``drop_last``: every batch trained)."""
 ONLY_WITH_LOSS = {"tet_lambda": "tet", "tet_phi": "tet"}
 """Recipe keys only one loss reads: a setup with another loss need not give them."""
-EXTRA_KEYS = frozenset({"rows", "params", "amp", "published_methods"})
+EXTRA_KEYS = frozenset({"rows", "params", "amp", "published_methods", "world_size"})
 """Setup keys that are not recipe values (they shape the cell, not its training)."""
 
 
@@ -75,6 +78,13 @@ class PaperSetup:
         """Method parameters of the published runs (sltt_k's K), empty if none."""
         params = self.values.get("params")
         return dict(params.value) if params else {}
+
+    @property
+    def world_size(self) -> int | None:
+        """The ranks (GPUs) the published run trained with, ``None`` where the setup gives none
+        (every ImageNet setup does; elsewhere the official commands run one process)."""
+        given = self.values.get("world_size")
+        return int(given.value) if given else None
 
     @property
     def precision(self) -> str:
@@ -142,11 +152,27 @@ def _load() -> dict[tuple[str, str], PaperSetup]:
                 if missing:
                     raise PaperRecipesError(f"paper_recipes.toml [{family}.{dataset}]: no "
                                             f"value for {', '.join(missing)} ({method})")
+                _check_world_size(family, dataset, values)
                 if "params" in values and method not in _PARAM_METHODS.get(family, ()):
                     values.pop("params")  # sltt_k's K, ndot_o's reg_lambda: not the others'
                 setups[(method, dataset)] = PaperSetup(
                     method, dataset, family, spec["paper"], spec["code"], values)
     return setups
+
+
+def _check_world_size(family: str, dataset: str, values: dict[str, Sourced]) -> None:
+    """``world_size``, where given, is a positive int that splits the global batch."""
+    given = values.get("world_size")
+    if given is None:
+        return
+    ranks = given.value
+    if not isinstance(ranks, int) or isinstance(ranks, bool) or ranks < 1:
+        raise PaperRecipesError(f"paper_recipes.toml [{family}.{dataset}] world_size: expected "
+                                f"a positive integer, got {ranks!r}")
+    batch = values["batch_size"].value
+    if batch % ranks:
+        raise PaperRecipesError(f"paper_recipes.toml [{family}.{dataset}]: the global batch "
+                                f"{batch} does not split over world_size {ranks}")
 
 
 def _needed(method: str, values: dict[str, Sourced]) -> set[str]:

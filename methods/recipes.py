@@ -19,6 +19,8 @@ STAGE_KEYS = ("epochs", "timesteps", "lr", "weight_decay")
 DATA_OPTIONS = ("normalize", "resolution", "train_split")
 """Recipe keys that configure a dataset's pipeline; a dataset reads those in its ``options``."""
 LOSSES = ("ce", "ce+mse", "tet")
+OMITTED_AT_DEFAULT = {"sync_bn": False, "drop_last": False}
+"""Recipe keys added after records were first written: at this value a cell leaves them out."""
 BN_STATS = ("precise", "running")
 _NEURON = LIFConfig()
 
@@ -82,6 +84,11 @@ class Recipe:
     # evaluation: BatchNorm statistics from the training-time moving averages ("running") or
     # recomputed with the final weights before each evaluation ("precise", precise_bn mode)
     bn_stats: str = "precise"
+    # several ranks (a cell's gpus_per_cell × nodes): BatchNorm statistics over the whole global
+    # batch (torch's SyncBatchNorm on CUDA, collectives on a CPU) or each rank's own part
+    sync_bn: bool = False
+    # leave out each epoch's last, incomplete batch (as a loader's drop_last)
+    drop_last: bool = False
     # measurement protocol
     warmup_iters: int = 3
     timed_iters: int = 10
@@ -150,7 +157,10 @@ class Recipe:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """The recipe as plain data; keys added later are left out at their defaults
+        (:data:`OMITTED_AT_DEFAULT`), so that cells written before them keep their keys."""
+        d = {k: v for k, v in asdict(self).items()
+             if k not in OMITTED_AT_DEFAULT or v != OMITTED_AT_DEFAULT[k]}
         d["augment"] = list(self.augment)
         d["stages"] = [dict(x) for x in self.stages]
         return d

@@ -53,6 +53,11 @@ def _add_selection(run: argparse.ArgumentParser) -> None:
                      help="replace the matrix's precisions (bf16: autocast)")
     run.add_argument("--compile", nargs="+", choices=("false", "true"),
                      help="replace the matrix's compile axis (true: torch.compile the model)")
+    run.add_argument("--gpus-per-cell", type=int,
+                     help="train each cell as N torch.distributed ranks per node (CUDA: one GPU "
+                     "each, NCCL; CPU: gloo processes); the recipe's batch is the global one")
+    run.add_argument("--nodes", type=int, help="nodes per cell (several: --executor slurm, "
+                     "srun); ranks = gpus-per-cell × nodes")
 
 
 def _add_running(run: argparse.ArgumentParser) -> None:
@@ -92,7 +97,6 @@ def _add_executor(ex: argparse._ArgumentGroup) -> None:
                     "cluster)")
     ex.add_argument("--cpus-per-cell", type=int, help="ray/slurm: CPUs per cell")
     ex.add_argument("--partition", help="slurm: partition")
-    ex.add_argument("--gpus-per-cell", type=int, help="slurm: GPUs per CUDA cell (default 1)")
     ex.add_argument("--time-limit", type=int, dest="time_limit_min",
                     help="slurm: minutes per cell (default 1440)")
     ex.add_argument("--max-concurrent", type=int,
@@ -106,7 +110,11 @@ def run(args: argparse.Namespace) -> int:
     from benches.plan.matrix import load_matrix
     from benches.run.runner import run_cells
 
-    matrix = load_matrix(args.matrix, overrides(args))
+    found = overrides(args)
+    matrix = load_matrix(args.matrix, found)
+    spread = {k: matrix.executor[k] for k in SPREAD if k in matrix.executor and found[k] is None}
+    if spread:  # the [executor] table's ranks apply to every grid, as the flags do
+        matrix = load_matrix(args.matrix, {**found, **spread})
     if not matrix.cells:
         raise UserError(f"matrix {matrix.name} has no cells")
     executor = make_executor(args, matrix.executor)
@@ -177,16 +185,17 @@ def missing_data(cells: Iterable[Cell], data_root: str | None) -> dict[str, str]
     return missing
 
 
-POSITIVE_INT_OPTIONS = ("jobs", "cpus_per_cell", "gpus_per_cell", "time_limit_min",
-                        "max_concurrent")
-"""Executor settings that must be whole numbers ≥ 1 (``gpus_per_cell`` ≥ 0)."""
+SPREAD = ("gpus_per_cell", "nodes")
+"""``[executor]`` keys that set the cells' ranks (as ``--gpus-per-cell`` and ``--nodes``)."""
+POSITIVE_INT_OPTIONS = ("jobs", "cpus_per_cell", "time_limit_min", "max_concurrent")
+"""Executor settings that must be whole numbers ≥ 1."""
 
 
 def executor_keys() -> tuple[str, ...]:
     """The keys an ``[executor]`` table may hold: ``executor`` and every executor's settings."""
     from benches.run.executors import get_executor, list_executors
 
-    keys = {k for name in list_executors() for k in get_executor(name).options}
+    keys = {k for name in list_executors() for k in get_executor(name).options} | set(SPREAD)
     return ("executor", *sorted(keys))
 
 
@@ -205,7 +214,7 @@ def make_executor(args: argparse.Namespace, table: dict[str, Any]) -> Executor:
     for key in POSITIVE_INT_OPTIONS:
         value = opts[key]
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < (0 if key == "gpus_per_cell" else 1)):
+                                  or value < 1):
             raise UserError(f"{key.replace('_', '-')} must be a positive integer, got {value!r}")
     if cls.requires:
         _require(cls.name, cls.requires)
@@ -262,7 +271,11 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "precision": args.precision,
         "compile": None if args.compile is None else [c == "true" for c in args.compile],
         "pin": False if args.no_pin else None,
+        "gpus_per_cell": args.gpus_per_cell, "nodes": args.nodes,
     }
+    for key in ("gpus_per_cell", "nodes"):
+        if found[key] is not None and found[key] < 1:
+            raise UserError(f"--{key.replace('_', '-')} must be ≥ 1, got {found[key]}")
     if found["timesteps"] is not None:
         validate_timesteps(found["timesteps"], "--timesteps")
     if args.epochs is not None:

@@ -24,7 +24,9 @@ dataset's default architecture; one without ``timesteps`` takes the dataset's ow
 fixes one (``digits_seq``: 8, one image row per step), else 4.
 Scalars: mode (train | efficiency | alignment), device (cpu | cuda), threads, pin (true |
 false: pinned CPU numerics, see ``benches.measure.numerics``; default true for train cells,
-false for timing cells), and
+false for timing cells), gpus_per_cell and nodes (a cell trained as gpus_per_cell × nodes
+torch.distributed ranks, each with ``batch_size / ranks`` of the recipe's global batch; on a
+CPU the ranks are gloo processes), and
 ``rows = "published"`` (with ``tracks = ["paper"]``): each method runs, per dataset, the
 architecture and T points of its own published setup (``methods/paper_recipes.toml``), with
 its published method parameters and precision; ``architectures`` and ``timesteps``, if given,
@@ -58,7 +60,7 @@ from methods.recipes import TRACKS, Recipe
 
 AXES = ("methods", "libraries", "backends", "datasets", "architectures", "timesteps", "seeds",
         "tracks", "precision", "compile")
-SCALARS = ("mode", "device", "threads", "rows", "pin")
+SCALARS = ("mode", "device", "threads", "rows", "pin", "gpus_per_cell", "nodes")
 TABLES = ("recipe", "params")
 TOP_LEVEL = ("description", "timeout_s", "defaults", "grid", "include", "executor")
 
@@ -267,7 +269,7 @@ def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
         if not spec[axis]:
             return False
     for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
-                "threads", "precision", "compile", "pin"):
+                "threads", "precision", "compile", "pin", "gpus_per_cell", "nodes"):
         if key not in narrow and overrides.get(key) is not None:
             spec[key] = overrides[key]
     if overrides.get("methods") is not None:
@@ -299,6 +301,15 @@ class Grid:
     published: bool  # rows = "published"
     named: set[str]  # the keys the table gives (the rest are defaults)
     pin: bool  # pinned CPU numerics (default: for train cells)
+    gpus_per_cell: int = 1  # ranks per node
+    nodes: int = 1
+
+
+def _positive(spec: dict, key: str, where: str) -> int:
+    value = spec.get(key, 1)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"{where}: {key} must be a positive integer, got {value!r}")
+    return value
 
 
 def _grid(spec: dict, where: str) -> Grid:
@@ -339,7 +350,8 @@ def _grid(spec: dict, where: str) -> Grid:
         precisions=names("precision", ["fp32"], list(PRECISIONS), "precision"),
         compiles=compiles, backends=spec.get("backends"), params=spec["params"],
         recipe=spec["recipe"], published=_published_rows(spec, where), named=set(spec),
-        pin=pin)
+        pin=pin, gpus_per_cell=_positive(spec, "gpus_per_cell", where),
+        nodes=_positive(spec, "nodes", where))
     if grid.published and grid.tracks != ["paper"]:
         raise UserError(f"{where}: rows = \"published\" needs tracks = [\"paper\"]")
     return grid
@@ -404,6 +416,11 @@ def _point_cells(grid: Grid, dataset_name: str, method_name: str, library: str, 
         own = {k: [v] for k, v in setup.params.items()} | own
     precisions = grid.precisions if "precision" in grid.named or setup is None \
         else [setup.precision]
+    ranks = grid.gpus_per_cell * grid.nodes
+    if recipe.batch_size % ranks:
+        raise UserError(f"{where}: {method_name} on {dataset_name}: the global batch of "
+                        f"{recipe.batch_size} does not split over {ranks} ranks (gpus_per_cell "
+                        f"× nodes); choose a number of ranks that divides it")
     cells = []
     for (arch, T), backend, values, precision, compiled in itertools.product(
         _points(grid, dataset, setup),
@@ -419,6 +436,7 @@ def _point_cells(grid: Grid, dataset_name: str, method_name: str, library: str, 
                 device=grid.device, threads=grid.threads, precision=precision,
                 compile=compiled,
                 numerics="pinned" if grid.pin and grid.device == "cpu" else "native",
+                gpus_per_cell=grid.gpus_per_cell, nodes=grid.nodes,
             ))
         except ValueError as exc:
             raise UserError(f"{where}: {exc}") from None

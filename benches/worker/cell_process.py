@@ -35,6 +35,7 @@ from benches.measure.provenance import record_environment
 from benches.records import make_record, now, write_record
 from benches.worker.checkpoint import checkpoint_dir
 from benches.worker.checkpoint import remove as remove_checkpoint
+from benches.worker.distributed.launch import slurm_rank
 from benches.worker.modes.common import Diverged
 from benches.worker.setup import execute, support
 from datasets import list_datasets
@@ -234,6 +235,8 @@ def run_cell(
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = _measure(cell, data_root, saved)
+    if not writes_record(cell):  # a rank > 0 of a multi-node cell: rank 0 writes the record
+        return
     device = torch.device(cell.device if cell.device != "cuda" or torch.cuda.is_available()
                           else "cpu")
     record_env = record_environment(cell, device, hostname=records_hostname(command),
@@ -248,6 +251,13 @@ def run_cell(
     _write(record, out_dir)
     if status == "ok" and saved is not None and not keep_checkpoints:
         remove_checkpoint(saved)
+
+
+def writes_record(cell: Cell) -> bool:
+    """Whether this process writes the cell's record: any cell process but the ranks other than
+    0 of a cell that ``srun`` started one task per rank (:func:`slurm_rank`)."""
+    rank = slurm_rank() if cell.world_size > 1 else None
+    return rank is None or rank[0] == 0
 
 
 def _enter(cell_dict: dict, env: dict[str, str] | None) -> tuple[Cell, str | None]:

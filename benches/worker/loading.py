@@ -8,6 +8,13 @@ fast batches arrive, not which samples (each epoch's order and each worker's see
 the cell's seed alone, as with a loader made per epoch). Random augmentations are drawn in the
 training process without workers and in the workers with them, so a dataset with random
 augmentation draws differently under another ``BENCHES_WORKERS``: compare runs with the same.
+
+**Several ranks** (``shard = (rank, world)``): each epoch's order is the one a single process
+draws, and a rank takes its share as torch's ``DistributedSampler`` does after ``set_epoch``
+(:func:`rank_share`: the order padded with its first samples to a multiple of the world size,
+then every world-th sample from the rank's position), so the ranks' k-th batches together are
+the single process's k-th global batch. The test set is split without padding (rank r takes
+samples r, r + world, …), so that every test sample is counted once.
 """
 
 from __future__ import annotations
@@ -50,6 +57,15 @@ def data_workers(device: torch.device) -> int:
     return min(8, cpus // 2)
 
 
+def rank_share(order: list[int], rank: int, world: int, pad: bool) -> list[int]:
+    """The samples of ``order`` that rank ``rank`` of ``world`` takes (``pad``: as
+    ``DistributedSampler``, padded with the first samples to a multiple of ``world``)."""
+    if pad and len(order) % world:
+        extra = world - len(order) % world
+        order = order + (order * (extra // max(len(order), 1) + 1))[:extra]
+    return order[rank::world]
+
+
 EpochKey = tuple[tuple[int, int], int]
 """``((base_seed, epoch), index)``: a sample of one epoch."""
 
@@ -66,19 +82,23 @@ class _EpochSampler(Sampler[EpochKey]):
     ``randperm``), so a loader made once per run gives every epoch the order a per-epoch loader
     gave; ``epoch`` counts the passes, so that workers know when a new one starts."""
 
-    def __init__(self, size: int, shuffle: bool) -> None:
+    def __init__(self, size: int, shuffle: bool, shard: tuple[int, int] | None = None) -> None:
         self.size, self.shuffle, self.seed, self.passes = size, shuffle, 0, 0
+        self.shard = shard
 
     def __len__(self) -> int:
-        return self.size
+        if self.shard is None:
+            return self.size
+        return len(rank_share(list(range(self.size)), *self.shard, pad=self.shuffle))
 
     def __iter__(self) -> Iterator[EpochKey]:
         self.passes += 1
         generator = torch.Generator().manual_seed(self.seed)
         base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
-        order: list[int] | range = (
-            torch.randperm(self.size, generator=generator).tolist() if self.shuffle
-            else range(self.size))
+        order = (torch.randperm(self.size, generator=generator).tolist() if self.shuffle
+                 else list(range(self.size)))
+        if self.shard is not None:
+            order = rank_share(order, *self.shard, pad=self.shuffle)
         token = (base_seed, self.passes)
         for index in order:
             yield token, index
@@ -123,19 +143,21 @@ class Batches:
     """
 
     def __init__(self, data: TorchDataset, batch_size: int, shuffle: bool,
-                 device: torch.device | None = None, workers: int = 0) -> None:
-        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+                 device: torch.device | None = None, workers: int = 0,
+                 shard: tuple[int, int] | None = None, drop_last: bool = False) -> None:
+        self.data, self.batch_size, self.shuffle, self.shard = data, batch_size, shuffle, shard
+        self.drop_last = drop_last
         self.tensors = isinstance(data, TensorDataset)
         self.workers = 0 if self.tensors else workers
         """Worker processes actually used (0 for in-memory tensors)."""
         self._sampler: _EpochSampler | None = None
         self._loader: DataLoader | None = None
         if not self.tensors:
-            self._sampler = _EpochSampler(_size(data), shuffle)
+            self._sampler = _EpochSampler(_size(data), shuffle, shard)
             extra: dict[str, Any] = {"prefetch_factor": PREFETCH_FACTOR} if workers > 0 else {}
             self._loader = DataLoader(
                 _EpochSeeded(data), batch_size=batch_size, sampler=self._sampler,
-                num_workers=workers, persistent_workers=workers > 0,
+                num_workers=workers, persistent_workers=workers > 0, drop_last=drop_last,
                 pin_memory=device is not None and device.type == "cuda",
                 # the loader's own base-seed draw must not consume the global torch RNG
                 generator=torch.Generator(), **extra,
@@ -147,7 +169,11 @@ class Batches:
             generator = torch.Generator().manual_seed(seed)
             order = torch.randperm(len(x), generator=generator) if self.shuffle \
                 else torch.arange(len(x))
-            for i in range(0, len(order), self.batch_size):
+            if self.shard is not None:
+                order = torch.tensor(rank_share(order.tolist(), *self.shard, pad=self.shuffle),
+                                     dtype=torch.long)
+            end = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
+            for i in range(0, end, self.batch_size):
                 idx = order[i : i + self.batch_size]
                 yield x[idx], y[idx]
             return

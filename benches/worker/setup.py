@@ -8,6 +8,8 @@ import torch
 
 from benches.cell import Cell
 from benches.measure.memory import peak_rss_bytes
+from benches.worker.distributed import world
+from benches.worker.distributed.launch import run_ranks, slurm_rank, train_as_rank
 from benches.worker.modes import get_mode
 from benches.worker.modes.common import build_model, resolve_device, seed_everything
 from benches.worker.step_runner import prepare_model
@@ -45,7 +47,16 @@ def execute(cell: Cell, data_root: str | None = None,
 
     ``checkpoint_dir`` (train mode only; other modes ignore it): the folder of this cell's
     per-epoch checkpoints (:func:`benches.worker.checkpoint.checkpoint_dir`); a checkpoint found
-    there is resumed. The caller removes the folder once the cell's record is written."""
+    there is resumed. The caller removes the folder once the cell's record is written.
+
+    A cell of several ranks (``cell.world_size > 1``) starts them here (or, under ``srun``,
+    is one of them): the metrics are rank 0's, combined (:mod:`benches.worker.distributed`);
+    ``{}`` on the other ranks of a multi-node cell, which write nothing."""
+    if cell.world_size > 1 and world() is None:
+        slurm = slurm_rank()
+        if slurm is None:
+            return run_ranks(cell, data_root, checkpoint_dir)
+        return train_as_rank(cell, *slurm, data_root, checkpoint_dir) or {}
     if cell.threads:
         torch.set_num_threads(cell.threads)
     device = resolve_device(cell.device)

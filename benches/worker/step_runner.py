@@ -5,6 +5,8 @@ step is run, alike for every method of a grid:
 
 * ``precision = "bf16"``: the step runs under ``torch.autocast`` with bfloat16 (parameters,
   gradients and optimizer state stay float32);
+* ``precision = "fp64"``: parameters and the model's input in float64 (for exactness checks,
+  e.g. a distributed cell against one process);
 * ``compile = true``: the model's forward goes through ``torch.compile`` (Inductor);
 * convolutional models and their inputs are ``channels_last`` (on the CPU oneDNN's convolutions
   are 1.1–1.4× faster in that layout: forward and backward of ResNet-18's stages, 2 threads);
@@ -29,6 +31,7 @@ from torch import nn
 
 from benches.cell import DEVICES, Cell
 from benches.measure.timing import CaptureTimer
+from benches.worker.distributed import world
 from methods import Method
 from methods.base import NULL_TIMER, Timer
 
@@ -53,6 +56,11 @@ def prepare_model(model: nn.Module, cell: Cell, device: torch.device) -> nn.Modu
     """Layout, cuDNN autotuning and compilation of a freshly built model (in place)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    if cell.precision == "fp64":
+        model.double()
+        for module in model.modules():  # a layer with weights takes its input in float64
+            if next(module.parameters(recurse=False), None) is not None:
+                module.register_forward_pre_hook(_inputs_to_float64)
     if uses_channels_last(model, device):
         model.to(memory_format=torch.channels_last)
     if cell.compile:
@@ -61,6 +69,10 @@ def prepare_model(model: nn.Module, cell: Cell, device: torch.device) -> nn.Modu
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
         model.compile()
     return model
+
+
+def _inputs_to_float64(module: nn.Module, args: tuple) -> tuple:
+    return tuple(a.double() if torch.is_tensor(a) and a.is_floating_point() else a for a in args)
 
 
 def compile_stats() -> dict[str, int]:
@@ -107,6 +119,8 @@ class StepRunner:
             return "not on CUDA"
         if os.environ.get(GRAPHS_ENV, "1") == "0":
             return f"disabled by {GRAPHS_ENV}=0"
+        if world() is not None:
+            return "several ranks (gradients are all-reduced before each optimizer step)"
         if not self.method.cuda_graph:
             return f"{self.method.cell.method} does not declare cuda_graph"
         if self.optimizer is None:

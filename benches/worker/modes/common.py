@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset as TorchDataset
 
+from benches.worker.distributed.reduce import summed
 from benches.worker.loading import Batches
 from datasets import Dataset
 from methods import Method
@@ -81,7 +82,8 @@ def evaluate(
     device: torch.device, batch_size: int,
 ) -> float:
     """Top-1 accuracy in [0, 1] (model in eval mode, time-averaged output); ``data`` is a
-    dataset or a :class:`Batches` of it made once for every evaluation."""
+    dataset or a :class:`Batches` of it made once for every evaluation (on several ranks, each
+    its share of the test set: the counts are summed)."""
     model.eval()
     correct = total = 0
     loader = data if isinstance(data, Batches) else Batches(data, batch_size, False, device)
@@ -91,4 +93,5 @@ def evaluate(
         correct += int((pred.cpu() == y).sum().item())
         total += len(y)
     model.train()
-    return correct / max(total, 1)
+    right, seen = summed(correct, total)
+    return right / max(seen, 1)

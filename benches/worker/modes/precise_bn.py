@@ -16,6 +16,10 @@ Wu & Johnson's "precise BN" (Rethinking "Batch" in BatchNorm, 2021; fvcore's ``u
 takes 200 batches by default, as here). ``"running"`` (the paper track, as the official codes)
 evaluates with the moving averages. Normalisations that are not BatchNorms (OS's OSR, which
 defines its own running statistics) are left alone.
+
+On several ranks each rank runs its own share of those batches; with ``sync_bn`` every batch is
+normalised over all ranks, so the statistics are the global batches'; without, each rank's
+population statistics are averaged over the ranks.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benches.worker.distributed.batchnorm import average_over_ranks
 from benches.worker.loading import Batches
 from datasets import Dataset
 from methods import Method
@@ -70,6 +75,7 @@ def precise_statistics(method: Method, model: nn.Module, dataset: Dataset,
                 method.predict(model, dataset.encode(x, method.T))
                 used += 1
             model.eval()
+            average_over_ranks(norms)
         yield used
     finally:
         random.setstate(rng[0])

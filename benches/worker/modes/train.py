@@ -44,12 +44,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from benches.measure.firing import firing_rates
+from benches.measure.firing import spiking_activity
 from benches.measure.flops import PhaseFlops
 from benches.measure.inference import SAMPLES, inference_cost
 from benches.measure.memory import CudaMemory, SavedTensorMeter
 from benches.measure.timing import DataWait, IterationTimer
 from benches.worker import checkpoint
+from benches.worker.distributed import world
+from benches.worker.distributed.batchnorm import broadcast_buffers, synchronise_batchnorm
+from benches.worker.distributed.gradients import synchronise_steps
+from benches.worker.distributed.reduce import mean_over_ranks, summed_activity
+from benches.worker.distributed.world import describe
 from benches.worker.loading import Batches, data_workers
 from benches.worker.modes import Mode, register_mode
 from benches.worker.modes.common import (
@@ -117,7 +122,7 @@ def run_stage(
         for epoch in bar:
             loss, acc = stage.train_epoch(epoch)
             bar.set_postfix(loss=f"{loss:.3f}", top1=f"{acc:.3f}")
-            if checkpoint_dir is not None:
+            if checkpoint_dir is not None and (stage.world is None or stage.world.main):
                 checkpoint.save(checkpoint_dir, stage.state(epoch))
     finally:
         stage.train_batches.close()
@@ -135,7 +140,12 @@ class Stage:
         recipe = self.recipe = method.recipe
         self.splits = dataset.splits(method.T, recipe.augment, data_root,
                                      **data_options(recipe, dataset))
+        here = self.world = world()
+        if here is not None and recipe.sync_bn:
+            synchronise_batchnorm(model, device)
         self.optimizer = make_optimizer(model, recipe)
+        if here is not None:
+            synchronise_steps(self.optimizer, here)
         self.schedule = make_schedule(self.optimizer, recipe)
         self.runner = StepRunner(method, model, self.optimizer, device)
         self.timer = IterationTimer(device)
@@ -143,8 +153,11 @@ class Stage:
         self.cuda_mem = CudaMemory(device) if device.type == "cuda" else None
         self.cuda_mem_started = False
         workers = data_workers(device)
-        self.train_batches = Batches(self.splits.train, recipe.batch_size, True, device, workers)
-        self.test_batches = Batches(self.splits.test, recipe.batch_size, False, device, workers)
+        shard = None if here is None else (here.rank, here.size)
+        per_rank = recipe.batch_size // (1 if here is None else here.size)
+        self.train_batches = Batches(self.splits.train, per_rank, True, device, workers, shard,
+                                     recipe.drop_last)
+        self.test_batches = Batches(self.splits.test, per_rank, False, device, workers, shard)
         self.loss_curve: list[float] = []
         self.acc_curve: list[float] = []
         self.activation_bytes: int | None = None
@@ -191,7 +204,7 @@ class Stage:
                   for x, y in self.train_batches.epoch(self.method.cell.seed * 1000 + epoch)]
         self.train_time += time.perf_counter() - epoch_start
         self.schedule.step()
-        epoch_losses = torch.stack(losses)
+        epoch_losses = mean_over_ranks(torch.stack(losses))
         finite = torch.isfinite(epoch_losses)
         if not bool(finite.all()):  # on CUDA: one check per epoch, not a sync per step
             first = int((~finite).nonzero()[0])
@@ -199,15 +212,19 @@ class Stage:
                            float(epoch_losses[first]))
         self.loss_curve.append(float(epoch_losses.mean()))
         last = epoch == self.recipe.epochs - 1
+        if self.world is not None:  # evaluate with rank 0's moving averages, as DDP would
+            broadcast_buffers(self.model)
         with self.runner.autocast(), \
                 evaluation_statistics(self.method, self.model, self.dataset, self.train_batches):
-            with firing_rates(self.model) if last else contextlib.nullcontext() as r:
+            with spiking_activity(self.model) if last else contextlib.nullcontext() as activity:
                 acc = evaluate(self.method, self.model, self.dataset, self.test_batches,
                                self.device, self.recipe.batch_size)
-            if last:  # the evaluated network, with the statistics it was evaluated with
+            if last and (self.world is None or self.world.main):
+                # the evaluated network, with the statistics it was evaluated with
                 self.inference = inference_cost(self.method, self.model, self.inference_input())
-        if last:
-            self.rates = r
+        if last and activity is not None:
+            activity = summed_activity(activity)
+            self.rates = {name: spikes / updates for name, (spikes, updates) in activity.items()}
         self.acc_curve.append(acc)
         return self.loss_curve[-1], acc
 
@@ -286,6 +303,8 @@ class Stage:
             if self.runner.graphed:  # replays allocate nothing: an eager step's working memory
                 metrics["cuda_max_allocated_bytes"] = self.runner.eager_peak_bytes
         metrics["execution"] = self.runner.info()
+        if self.world is not None:
+            metrics["distributed"] = describe(self.method.cell, self.recipe.sync_bn)
         return metrics
 
 

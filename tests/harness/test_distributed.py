@@ -1,0 +1,162 @@
+"""A cell over several torch.distributed ranks (gloo, 2 ranks on the CPU) against one process,
+in float64: the gradients every method steps with, the all-reduces it issues, and a whole
+train cell (accuracy, loss curve, firing rates, precise BatchNorm statistics)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from helpers import make_cell
+from torch.utils.data import DistributedSampler
+
+from benches.cell import Cell
+from benches.worker.distributed.batchnorm import synchronise_batchnorm
+from benches.worker.distributed.gradients import synchronise_steps
+from benches.worker.distributed.launch import free_port
+from benches.worker.distributed.world import join, leave, world
+from benches.worker.loading import rank_share
+from benches.worker.modes.common import build_model, make_optimizer, seed_everything
+from benches.worker.setup import execute
+from benches.worker.step_runner import prepare_model
+from datasets import get_dataset
+from methods import get_method, list_methods
+
+T, BATCH = 2, 8
+
+
+@pytest.mark.parametrize("n, world_size", [(10, 2), (11, 2), (11, 3), (4, 3)])
+def test_rank_share_is_distributed_samplers(n, world_size):
+    generator = torch.Generator().manual_seed(7)
+    order = torch.randperm(n, generator=generator).tolist()
+    for rank in range(world_size):
+        sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, seed=0)
+        sampler.set_epoch(7)
+        assert rank_share(order, rank, world_size, pad=True) == list(sampler)
+    shares = [rank_share(order, r, world_size, pad=False) for r in range(world_size)]
+    assert sorted(i for share in shares for i in share) == sorted(order)  # the test set
+
+
+def _cell(method: str, sync_bn: bool, ranks: int = 2) -> Cell:
+    cell = make_cell(method, timesteps=T, batch_size=BATCH, augment=(), sync_bn=sync_bn)
+    return replace(cell, precision="fp64", gpus_per_cell=ranks)
+
+
+def _syncs(method: str) -> bool:
+    """Whether the method's normalisation runs with sync_bn on several ranks."""
+    return "sync_bn" not in get_method(method).unsupported
+
+
+def _first_step_gradients(cell: Cell, part: slice) -> tuple[list[torch.Tensor], int]:
+    """The gradients the first optimizer step uses, training on ``part`` of a fixed batch;
+    and the optimizer steps of the iteration."""
+    dataset = get_dataset(cell.dataset)
+    train = dataset.splits(T, (), None).train
+    x = torch.stack([train[i][0] for i in range(BATCH)])[part]
+    y = torch.tensor([int(train[i][1]) for i in range(BATCH)])[part]
+    seed_everything(cell.seed)
+    method = get_method(cell.method)(cell)
+    cpu = torch.device("cpu")
+    model = prepare_model(build_model(method, dataset, cpu), cell, cpu)
+    here = world()
+    if here is not None and method.recipe.sync_bn:
+        synchronise_batchnorm(model, cpu)
+    optimizer = make_optimizer(model, method.recipe)
+    if here is not None:
+        synchronise_steps(optimizer, here)
+    seen: list[list[torch.Tensor]] = []
+    optimizer.register_step_pre_hook(lambda opt, a, k: seen.append(
+        [p.grad.clone() for g in opt.param_groups for p in g["params"] if p.grad is not None]))
+    method.train_step(model, dataset.encode(x, T), y, optimizer)
+    return seen[0], len(seen)
+
+
+def _on_rank(rank: int, port: int, result: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    here = join(_cell("bptt", False), rank, rank)
+    out = {}
+    for name in list_methods():
+        for sync in {False, _syncs(name)}:
+            before = here.allreduces
+            grads, steps = _first_step_gradients(_cell(name, sync), slice(rank, None, 2))
+            out[name, sync] = (grads, steps, here.allreduces - before)
+    leave()
+    if rank == 0:
+        torch.save(out, result)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """Every method's first-step gradients and all-reduce counts on 2 gloo ranks."""
+    result = str(tmp_path_factory.mktemp("ranks") / "grads.pt")
+    mp.start_processes(_on_rank, args=(free_port(), result), nprocs=2, join=True,
+                       start_method="spawn")
+    return torch.load(result, weights_only=False)
+
+
+def _close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(
+        torch.allclose(x, y, rtol=1e-6, atol=1e-12) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("method", list_methods())
+def test_one_allreduce_per_optimizer_step(two_ranks, method):
+    for (name, _), (_, steps, allreduces) in two_ranks.items():
+        if name == method:
+            declared = get_method(method).complexity.optimizer_steps  # "1" or "T"
+            assert steps == (T if declared == "T" else 1)
+            assert allreduces == steps
+
+
+@pytest.mark.parametrize("method", list_methods())
+def test_gradients_equal_one_process(two_ranks, method):
+    """With sync_bn (or without BatchNorm) the averaged gradients are the global batch's;
+    without sync_bn they are the mean of each half's, normalised on its own."""
+    for (name, sync), (grads, _, _) in two_ranks.items():
+        if name != method:
+            continue
+        whole, _ = _first_step_gradients(_cell(method, sync, ranks=1), slice(None))
+        halves = [_first_step_gradients(_cell(method, sync, ranks=1), slice(r, None, 2))[0]
+                  for r in (0, 1)]
+        mean = [(a + b) / 2 for a, b in zip(*halves, strict=True)]
+        if not sync:
+            assert _close(grads, mean)
+        if sync or not _has_batchnorm(method):
+            assert _close(grads, whole)
+        if _has_batchnorm(method):  # the two settings differ, so each check can fail
+            assert not _close(whole, mean)
+
+
+def _has_batchnorm(method: str) -> bool:
+    cell = _cell(method, False, ranks=1)
+    model = build_model(get_method(method)(cell), get_dataset(cell.dataset), torch.device("cpu"))
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) or "Norm" in type(m).__name__
+               for m in model.modules())
+
+
+def _train_cell(method: str, ranks: int, sync_bn: bool) -> Cell:
+    cell = make_cell(method, timesteps=T, epochs=2, batch_size=64, augment=(), drop_last=True,
+                     sync_bn=sync_bn)
+    return replace(cell, precision="fp64", gpus_per_cell=ranks)
+
+
+@pytest.mark.parametrize("method, sync_bn", [("bptt", True), ("ottt_o", False)])
+def test_a_train_cell_equals_one_process(tmp_path, method, sync_bn):
+    """Two epochs, evaluation with precise BatchNorm statistics (the common track): the
+    accuracy, the loss curve and the firing rates of one process; rank 0's checkpoint."""
+    one = execute(_train_cell(method, 1, sync_bn))
+    two = execute(_train_cell(method, 2, sync_bn), checkpoint_dir=tmp_path / "ckpt")
+    assert two["test_top1_curve"] == one["test_top1_curve"]
+    assert two["train_loss_curve"] == pytest.approx(one["train_loss_curve"], rel=1e-9)
+    assert two["firing_rates"] == pytest.approx(one["firing_rates"], rel=1e-9)
+    assert two["synops"] == pytest.approx(one["synops"], rel=1e-9)  # rank 0's network
+    assert two["distributed"] == {
+        "world_size": 2, "nodes": 1, "gpus_per_cell": 2, "per_rank_batch": 32,
+        "backend": "gloo", "sync_bn": sync_bn, "collective_timeout_s": 600.0,
+        "allreduces": two["iterations"] * (T if method == "ottt_o" else 1)}
+    assert len(two["rank_metrics"]) == 2
+    assert two["time_per_iter_s"] == max(m["time_per_iter_s"] for m in two["rank_metrics"])
+    assert (tmp_path / "ckpt").is_dir() and any((tmp_path / "ckpt").iterdir())
