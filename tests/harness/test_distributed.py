@@ -160,3 +160,14 @@ def test_a_train_cell_equals_one_process(tmp_path, method, sync_bn):
     assert len(two["rank_metrics"]) == 2
     assert two["time_per_iter_s"] == max(m["time_per_iter_s"] for m in two["rank_metrics"])
     assert (tmp_path / "ckpt").is_dir() and any((tmp_path / "ckpt").iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs (the NCCL path)")
+def test_nccl_cell_on_two_gpus_matches_one_gpu():
+    """The CUDA path: NCCL, one GPU per rank, torch's SyncBatchNorm (float64: cuDNN's
+    BatchNorm and convolutions differ from the CPU's in the last bits only)."""
+    cells = [replace(_train_cell("bptt", ranks, True), device="cuda") for ranks in (1, 2)]
+    one, two = execute(cells[0]), execute(cells[1])
+    assert two["distributed"]["backend"] == "nccl" and two["distributed"]["sync_bn"]
+    assert two["train_loss_curve"] == pytest.approx(one["train_loss_curve"], rel=1e-6)
+    assert two["test_top1_curve"] == pytest.approx(one["test_top1_curve"], abs=2 / 450)

@@ -32,6 +32,20 @@ GRACE_S = 5.0
 """Seconds the other ranks get to exit after one failed, before SIGTERM, then SIGKILL."""
 
 
+class RankFailed(RuntimeError):
+    """A rank of a distributed cell raised or died; the message says which and why, in one
+    line (the rank's last traceback line, or the signal)."""
+
+    def __init__(self, exc: mp.ProcessRaisedException | mp.ProcessExitedException) -> None:
+        if isinstance(exc, mp.ProcessExitedException):
+            why = f"died ({exc.signal_name or f'exit status {exc.exit_code}'})"
+        else:
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            why = f"raised {lines[-1].strip() if lines else 'an exception'}"
+        super().__init__(f"rank {exc.error_index} of the cell {why}; the other ranks were "
+                         "stopped")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,8 +60,11 @@ def run_ranks(cell: Cell, data_root: str | None, checkpoint_dir: Any) -> dict[st
         ranks = mp.start_processes(_rank_main, nprocs=cell.gpus_per_cell, join=False,
                                    args=(cell.to_dict(), data_root, checkpoint_dir, result),
                                    start_method="spawn")
-        while not ranks.join(grace_period=GRACE_S):  # raises once a rank fails
-            pass
+        try:
+            while not ranks.join(grace_period=GRACE_S):  # raises once a rank fails
+                pass
+        except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+            raise RankFailed(exc) from None
         metrics: dict[str, Any] = torch.load(result, weights_only=False)
     return metrics
 
