@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.multiprocessing as mp
-from helpers import make_cell
+from helpers import make_cell, run_cli
 from torch.utils.data import DistributedSampler
 
 from benches.cell import Cell
@@ -171,3 +171,19 @@ def test_nccl_cell_on_two_gpus_matches_one_gpu():
     assert two["distributed"]["backend"] == "nccl" and two["distributed"]["sync_bn"]
     assert two["train_loss_curve"] == pytest.approx(one["train_loss_curve"], rel=1e-6)
     assert two["test_top1_curve"] == pytest.approx(one["test_top1_curve"], abs=2 / 450)
+
+
+def test_a_batch_that_does_not_split_is_refused_in_one_line(tmp_path):
+    proc = run_cli("run", "--matrix", "smoke", "--gpus-per-cell", "3", "--dry-run",
+                   cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "global batch of 64 does not split over 3 ranks" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_another_number_of_ranks_is_another_cell():
+    """A checkpoint is never resumed on another N: the key (the checkpoint folder) differs."""
+    one = make_cell("bptt")
+    assert len({replace(one, gpus_per_cell=n).key() for n in (1, 2, 4)}) == 3
+    assert replace(one, gpus_per_cell=1).key() == one.key()  # records before the field
