@@ -129,7 +129,8 @@ DATASETS: Registry[type[Dataset]] = Registry(
     "benches.datasets",
     builtins=("datasets.digits", "datasets.cifar", "datasets.imagenet", "datasets.digits_dvs",
               "datasets.digits_seq", "datasets.shd", "datasets.dvs_gesture",
-              "datasets.cifar10_dvs", "datasets.synthetic_cifar"),
+              "datasets.cifar10_dvs", "datasets.synthetic_cifar",
+              "datasets.synthetic_imagenet"),
 )
 register_dataset = DATASETS.register
 list_datasets = DATASETS.names

@@ -46,6 +46,8 @@ def _add_selection(run: argparse.ArgumentParser) -> None:
                      "names it lacks replace them")
     run.add_argument("--timesteps", nargs="+", help="replace the matrix's T values")
     run.add_argument("--seeds", nargs="+", help="replace the matrix's seeds")
+    run.add_argument("--tracks", nargs="+", choices=("common", "paper"),
+                     help="replace the matrix's recipe tracks")
     run.add_argument("--epochs", type=int, help="override the recipe's number of epochs")
     run.add_argument("--device", choices=DEVICES, help="run every cell on this device")
     run.add_argument("--threads", type=int, help="torch threads per cell (default: all cores)")
@@ -271,7 +273,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "precision": args.precision,
         "compile": None if args.compile is None else [c == "true" for c in args.compile],
         "pin": False if args.no_pin else None,
-        "gpus_per_cell": args.gpus_per_cell, "nodes": args.nodes,
+        "gpus_per_cell": args.gpus_per_cell, "nodes": args.nodes, "tracks": args.tracks,
     }
     for key in ("gpus_per_cell", "nodes"):
         if found[key] is not None and found[key] < 1:

@@ -91,7 +91,9 @@ def packaged_matrices() -> dict[str, str]:
     }
 
 
-NAMED_AXES = ("methods", "datasets", "libraries")
+NAMED_AXES = ("methods", "datasets", "libraries", "tracks")
+AXIS_DEFAULTS = {"libraries": [DEFAULT_LIBRARY], "tracks": ["common"]}
+"""What a grid that does not name a named axis has."""
 """Axes an override narrows (when the matrix names all its values) or else replaces."""
 
 
@@ -142,7 +144,7 @@ def _named_values(name_or_path: str, axis: str, seen: tuple[str, ...] = ()) -> s
     if name in seen or not isinstance(data, dict):
         return set()
     defaults = data.get("defaults", {}) if isinstance(data.get("defaults"), dict) else {}
-    fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
+    fallback = AXIS_DEFAULTS.get(axis, [])
     values: set = set()
     for grid in data.get("grid", []) if isinstance(data.get("grid"), list) else []:
         if isinstance(grid, dict):
@@ -263,13 +265,12 @@ def _apply_overrides(spec: dict, overrides: dict[str, Any]) -> bool:
     """
     narrow = overrides.get("narrow", {})
     for axis, wanted in narrow.items():
-        fallback = [DEFAULT_LIBRARY] if axis == "libraries" else []
-        have = spec.get(axis, fallback)
+        have = spec.get(axis, AXIS_DEFAULTS.get(axis, []))
         spec[axis] = [v for v in (have if isinstance(have, list) else [have]) if v in wanted]
         if not spec[axis]:
             return False
     for key in ("methods", "datasets", "libraries", "timesteps", "seeds", "device",
-                "threads", "precision", "compile", "pin", "gpus_per_cell", "nodes"):
+                "threads", "precision", "compile", "pin", "gpus_per_cell", "nodes", "tracks"):
         if key not in narrow and overrides.get(key) is not None:
             spec[key] = overrides[key]
     if overrides.get("methods") is not None:

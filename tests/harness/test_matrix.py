@@ -157,3 +157,12 @@ def test_recipes_carry_every_neuron_constant_with_its_default():
     for f in fields(LIFConfig):
         assert recipe[f.name] == f.default, f.name
     assert Recipe(tau=3.0, reset="hard").lif() == LIFConfig(tau=3.0, reset="hard")
+
+
+def test_tracks_narrow_a_matrix_that_has_both():
+    both = load_matrix("paper", {"methods": ["bptt"], "datasets": ["imagenet"]}).cells
+    paper = load_matrix("paper", {"methods": ["bptt"], "datasets": ["imagenet"],
+                                  "tracks": ["paper"]}).cells
+    assert {c.recipe["track"] for c in both} == {"common", "paper"}
+    assert paper and {c.recipe["track"] for c in paper} == {"paper"}
+    assert {c.key() for c in paper} < {c.key() for c in both}
