@@ -34,7 +34,8 @@ GPU, or each rank normalising its own part; no ``drop_last``: every batch traine
 ONLY_WITH_LOSS = {"tet_lambda": "tet", "tet_phi": "tet"}
 """Recipe keys only one loss reads: a setup with another loss need not give them."""
 EXTRA_KEYS = frozenset({"rows", "params", "amp", "published_methods", "world_size"})
-"""Setup keys that are not recipe values (they shape the cell, not its training)."""
+"""Setup keys that are not recipe values (they shape the cell, not its training;
+``world_size`` records the ranks of the published run)."""
 
 
 @dataclass(frozen=True)

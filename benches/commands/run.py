@@ -132,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(matrix, args, executor, missing)
     check_writable(args.out)
-    from benches.run.executors import LocalExecutor
+    from benches.run.executors import CellJob, LocalExecutor
+
+    executor.check([CellJob(c, str(args.out)) for c in matrix.cells])  # refuse before any record
 
     summary = run_cells(
         matrix.cells, args.out, matrix=matrix.name, data_root=args.data_root,

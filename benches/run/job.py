@@ -3,7 +3,9 @@
 Whichever executor runs it, a cell runs in its own process with a timeout
 (:func:`run_cell_isolated`), so a crash, a hang or an out-of-memory kill takes down only that
 cell: its record says so and the matrix goes on. :class:`CellJob` adds the claim that keeps a
-second runner off the same cell.
+second runner off the same cell. Under ``srun``, a cell spanning several nodes runs as one task
+per rank: the tasks of ranks above 0 (:func:`follower_rank`) run the cell process too, but take
+no claim and neither read nor write the record (rank 0's task does).
 """
 
 from __future__ import annotations
@@ -122,7 +124,8 @@ def run_cell_isolated(
     timeout_s: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None,
     keep_checkpoints: bool = False, command: str | None = None,
 ) -> dict:
-    """Run ``cell`` in its own process and return its record (written in any case).
+    """Run ``cell`` in its own process and return its record (written in any case); ``{}``,
+    with no record read or written, in the task of a rank above 0 (:func:`follower_rank`).
 
     ``env`` is added to the cell process's environment. A cell that needs variables read at
     import or at CUDA start-up (a spikingjelly backend, ``CUDA_VISIBLE_DEVICES``) gets a fresh
@@ -138,6 +141,8 @@ def run_cell_isolated(
     else:
         code = _run_in_forkserver(cell, out_dir, data_root, matrix, timeout_s, env,
                                   keep_checkpoints, command)
+    if follower_rank(cell, env) is not None:  # rank 0's task reads or writes the record
+        return {}
     if code == 0:
         return dict(read_record(record_path(out_dir, cell)))
     if code == RECORD_WRITE_FAILED:
@@ -154,6 +159,17 @@ def run_cell_isolated(
                          command=command)
     write_or_stop(record, cell, out_dir)
     return record
+
+
+def follower_rank(cell: Cell, env: dict[str, str] | None = None) -> int | None:
+    """This process's rank when ``srun`` started it as the task of a rank above 0 of a cell
+    spanning several nodes (``SLURM_PROCID`` > 0, the rendezvous ``MASTER_ADDR`` exported in
+    ``env`` or the environment), else ``None``."""
+    seen = {**os.environ, **(env or {})}
+    if cell.nodes < 2 or "MASTER_ADDR" not in seen:
+        return None
+    rank = int(seen.get("SLURM_PROCID") or 0)
+    return rank if rank > 0 else None
 
 
 def _unwritable(cell: Cell, out_dir: str, exc: OSError | None = None) -> str:
@@ -186,9 +202,15 @@ class CellJob:
     resume: bool = False  # --resume: a cell another runner finished meanwhile is not rerun
 
     def run(self, env: dict[str, str] | None = None) -> dict:
-        """Run the cell in its own process (``env`` added to it); its record."""
+        """Run the cell in its own process (``env`` added to it); its record (``{}`` in the
+        task of a rank above 0 of a multi-node cell: :func:`follower_rank`)."""
         if self.memory_limit_gb is not None:
             env = {**(env or {}), MEMORY_ENV: str(int(self.memory_limit_gb * 2**30))}
+        if follower_rank(self.cell, env) is not None:  # rank 0's task holds claim and record
+            return run_cell_isolated(self.cell, self.out_dir, self.data_root, self.matrix,
+                                     self.timeout_s, env=env,
+                                     keep_checkpoints=self.keep_checkpoints,
+                                     command=self.command)
         try:
             with claim(self.out_dir, self.cell.key(), self.timeout_s + 60) as held:
                 if held is not None:

@@ -230,8 +230,9 @@ def run_cell(
     started, t0 = now(), time.perf_counter()
     ok, why = support(cell)
     if not ok:
-        _write(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
-                           command=command, about=about(cell)), out_dir)
+        if writes_record(cell):
+            _write(make_record(cell, "skipped", why, matrix=matrix, started_at=started,
+                               command=command, about=about(cell)), out_dir)
         return
     saved = checkpoint_dir(out_dir, cell) if cell.mode == "train" else None
     status, reason, metrics, extra = _measure(cell, data_root, saved)

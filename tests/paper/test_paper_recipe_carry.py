@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,8 @@ class Built:
     test: Any
     method: Any
     matrix_cells: list[Cell] = field(default_factory=list)
+    train_drop_last: bool = False  # what the train loader was built with
+    data_root: Path | None = None
 
     @property
     def dataset(self) -> str:
@@ -133,8 +136,11 @@ def build(method_name: str, dataset_name: str, root: Path, paper_cells: list[Cel
         seen["schedule"] = original_schedule(optimizer, recipe)
         return seen["schedule"]
 
-    def loader(data: Any, batch_size: int, shuffle: bool, *args: Any) -> Any:
+    def loader(data: Any, batch_size: int, shuffle: bool, *args: Any, **kwargs: Any) -> Any:
+        # Batches(data, batch_size, shuffle, device, workers, shard, drop_last)
+        drop_last = kwargs.get("drop_last", args[3] if len(args) > 3 else False)
         seen.setdefault("loaders", []).append((data, batch_size, shuffle))
+        seen.setdefault("drop_last", []).append(drop_last)
         if len(seen["loaders"]) == 2:
             raise Captured
         return None
@@ -147,9 +153,12 @@ def build(method_name: str, dataset_name: str, root: Path, paper_cells: list[Cel
         train_mode.run(method, dataset, model, torch.device("cpu"), data_root=str(root))
     (train, batch_size, shuffled), (test, _, _) = seen["loaders"]
     assert shuffled
+    train_drop_last, test_drop_last = seen["drop_last"]
+    assert not test_drop_last  # every test sample is evaluated
     return Built(setup, method.recipe, cell, model, seen["optimizer"], seen["schedule"],
                  batch_size, train, test, method,
-                 [c for c in paper_cells if (c.method, c.dataset) == (method_name, dataset_name)])
+                 [c for c in paper_cells if (c.method, c.dataset) == (method_name, dataset_name)],
+                 train_drop_last, root)
 
 
 # -- what each key configures ----------------------------------------------------------------
@@ -440,6 +449,32 @@ def check_stages(b: Built, value: list[dict[str, Any]], monkeypatch: pytest.Monk
                     for s in value]
 
 
+def check_drop_last(b: Built, value: bool) -> None:
+    assert b.train_drop_last is value
+
+
+def check_sync_bn(b: Built, value: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On several ranks the train mode synchronises BatchNorm exactly when the setup says so
+    (a stage built as rank 0 of 2; the collectives themselves: tests/harness)."""
+    synced: list[nn.Module] = []
+    with monkeypatch.context() as m:
+        m.setattr(train_mode, "world", lambda: SimpleNamespace(rank=0, size=2, main=True))
+        m.setattr(train_mode, "synchronise_batchnorm",
+                  lambda model, device: synced.append(model) or model)
+        m.setattr(train_mode, "synchronise_steps", lambda optimizer, here: None)
+        m.setattr(train_mode, "Batches", lambda *args, **kwargs: None)
+        train_mode.Stage(b.method, get_dataset(b.dataset), b.model, torch.device("cpu"),
+                         str(b.data_root))
+    assert b.recipe.sync_bn is value and bool(synced) is value
+
+
+def check_world_size(b: Built, value: int) -> None:
+    """Information (the ranks of the published run): a cell trains with its matrix's
+    gpus_per_cell × nodes; what carries over is the global batch, which splits over it."""
+    assert isinstance(value, int) and value >= 1 and b.batch_size % value == 0
+    assert b.dataset == "imagenet"  # the only dataset an official code trains on several GPUs
+
+
 def check_cells(b: Built, key: str, value: Any) -> None:
     cells = b.matrix_cells
     assert cells
@@ -478,9 +513,13 @@ def check(b: Built, key: str, value: Any, monkeypatch: pytest.MonkeyPatch) -> st
     checks = {"augment": check_augment, "normalize": check_normalize,
               "resolution": check_resolution, "train_split": check_train_split,
               "dropout": check_dropout, "init": check_init, "bn_stats": check_bn_stats,
-              "rate_bn": check_rate_bn}
+              "rate_bn": check_rate_bn, "drop_last": check_drop_last,
+              "world_size": check_world_size}
     if key == "stages":
         check_stages(b, value, monkeypatch)
+        return None
+    if key == "sync_bn":
+        check_sync_bn(b, value, monkeypatch)
         return None
     return checks[key](b, value)  # KeyError: a recipe key nothing checks
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from tqdm import tqdm
 
 from benches.cell import Cell
+from benches.errors import UserError
 from benches.registry import Registry
 from benches.run.job import CellJob
 
@@ -79,6 +80,20 @@ class Executor(ABC):
     def describe(self, jobs: list[CellJob]) -> str:
         """What ``--dry-run`` says about how the jobs would be run."""
         return f"executor {self.name}"
+
+    def check(self, jobs: list[CellJob]) -> None:
+        """Refuse, before anything runs, jobs this executor cannot run (:class:`UserError`, one
+        line); ``describe`` and ``run`` call it. By default: cells spanning several nodes."""
+        refuse_multi_node(self.name, jobs)
+
+
+def refuse_multi_node(executor: str, jobs: list[CellJob]) -> None:
+    """One line refusing the cells that span several nodes (only Slurm starts those)."""
+    spread = [j.cell for j in jobs if j.cell.nodes > 1]
+    if spread:
+        raise UserError(f"--executor {executor} cannot run {len(spread)} cell(s) spanning "
+                        f"several nodes (e.g. {spread[0].label()}, nodes = {spread[0].nodes}): "
+                        "multi-node cells run under Slurm: --executor slurm --nodes M")
 
 
 EXECUTORS: Registry[type[Executor]] = Registry(

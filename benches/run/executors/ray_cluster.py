@@ -1,8 +1,11 @@
 """``--executor ray``: every cell a Ray task, still run in its own process inside the task.
 
-A task asks for ``num_gpus`` 1 (CUDA cells) or 0 and for the cell's CPUs (its ``threads``, else
-``--cpus-per-cell``, else 1); a timing cell (``efficiency`` mode) asks for every CPU of a node, so
-nothing shares the node while it is timed. Ray retries a task whose worker died.
+A task asks for ``num_gpus`` = the cell's ``gpus_per_cell`` (CUDA cells; Ray sets
+``CUDA_VISIBLE_DEVICES`` and the cell process starts one rank per GPU) or 0, and for the cell's
+CPUs: ``gpus_per_cell`` × (its ``threads``, else ``--cpus-per-cell``, else 1), at most a node's; a
+timing cell (``efficiency`` mode) asks for every CPU of a node, so nothing shares the node while
+it is timed. Ray retries a task whose worker died. A cell spanning several nodes is refused
+(Slurm runs those).
 
 Records: the driver leaves a token file in the results folder. A worker that sees it shares the
 folder (one machine, or a shared file system) and writes the record there itself, as the local
@@ -71,16 +74,26 @@ class RayExecutor(Executor):
         self.init_kwargs = init_kwargs or {}
 
     def describe(self, jobs: list[CellJob]) -> str:
+        self.check(jobs)
         where = self.address or "a local Ray cluster started for this run"
-        gpu = sum(j.cell.device == "cuda" for j in jobs)
-        return f"executor ray on {where}: {len(jobs)} task(s), {gpu} asking for a GPU"
+        gpus = sum(self._gpus(j) for j in jobs)
+        asking = sum(self._gpus(j) > 0 for j in jobs)
+        return (f"executor ray on {where}: {len(jobs)} task(s), {asking} asking for GPUs "
+                f"({gpus} in all)")
+
+    @staticmethod
+    def _gpus(job: CellJob) -> int:
+        """GPUs a cell's task asks for: one per rank of a CUDA cell."""
+        return job.cell.gpus_per_cell if job.cell.device == "cuda" else 0
 
     def _cpus(self, job: CellJob, node_cpus: int) -> int:
         if job.cell.mode == "efficiency":
             return node_cpus
-        return job.cell.threads or self.cpus_per_cell or 1
+        per_rank = job.cell.threads or self.cpus_per_cell or 1
+        return min(node_cpus, per_rank * job.cell.gpus_per_cell)
 
     def run(self, jobs: list[CellJob], progress: Progress) -> list[dict]:
+        self.check(jobs)
         import ray
 
         if not ray.is_initialized():
@@ -106,7 +119,7 @@ class RayExecutor(Executor):
         for job in jobs:
             ref = task.options(
                 num_cpus=self._cpus(job, node_cpus),
-                num_gpus=1 if job.cell.device == "cuda" else 0,
+                num_gpus=self._gpus(job),
                 max_retries=self.max_retries,
             ).remote(job, token, tracker)
             pending[ref] = job

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from benches.cell import Cell
+from benches.cell import THREADS_ENV, Cell
 from benches.worker.distributed.world import join, leave, world
 
 SLOWEST = ("time_per_iter_s", "forward_s", "backward_s", "optimizer_s", "train_time_s",
@@ -86,14 +86,22 @@ def train_as_rank(cell: Cell, rank: int, local_rank: int, data_root: str | None,
     """Join, train, combine; the record's metrics on rank 0 (``None`` on the others)."""
     from benches.worker.setup import execute
 
-    if cell.device == "cpu" and not cell.threads:  # the node's cores shared by its ranks
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // cell.gpus_per_cell))
+    if cell.device == "cpu" and not cell.threads:
+        torch.set_num_threads(rank_threads(cell))
     join(cell, rank, local_rank)
     try:
         metrics = combine(execute(cell, data_root, checkpoint_dir))
     finally:
         leave()
     return metrics
+
+
+def rank_threads(cell: Cell) -> int:
+    """A CPU rank's torch threads: the cell's share of the cores (``THREADS_ENV`` from the
+    executor, else this process's CPUs) split over the node's ranks; under ``srun`` a task's
+    CPUs are its rank's already."""
+    budget = int(os.environ.get(THREADS_ENV) or len(os.sched_getaffinity(0)))
+    return max(1, budget if slurm_rank() is not None else budget // cell.gpus_per_cell)
 
 
 def combine(metrics: dict[str, Any]) -> dict[str, Any] | None:
