@@ -28,9 +28,10 @@ RECIPE_KEYS = frozenset(f.name for f in fields(Recipe)) - {"track", "warmup_iter
 """What a paper setup must give (the timing protocol is the suite's, not a paper's)."""
 ONLY_FOR = {"osr_eps": ("os",), "osr_bound": ("os",), "rate_bn": ("rate_s",)}
 """Recipe keys only some methods read: a setup of another method need not give them."""
-OPTIONAL = frozenset({"stages", "sync_bn", "drop_last"})
+OPTIONAL = frozenset({"stages", "sync_bn", "drop_last", "reshuffle"})
 """Recipe keys a setup may leave out (no ``stages``: one stage; no ``sync_bn``: a run on one
-GPU, or each rank normalising its own part; no ``drop_last``: every batch trained)."""
+GPU, or each rank normalising its own part; no ``drop_last``: every batch trained; no
+``reshuffle``: a new order every epoch)."""
 ONLY_WITH_LOSS = {"tet_lambda": "tet", "tet_phi": "tet"}
 """Recipe keys only one loss reads: a setup with another loss need not give them."""
 EXTRA_KEYS = frozenset({"rows", "params", "amp", "published_methods", "world_size"})

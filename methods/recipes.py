@@ -19,7 +19,7 @@ STAGE_KEYS = ("epochs", "timesteps", "lr", "weight_decay")
 DATA_OPTIONS = ("normalize", "resolution", "train_split")
 """Recipe keys that configure a dataset's pipeline; a dataset reads those in its ``options``."""
 LOSSES = ("ce", "ce+mse", "tet")
-OMITTED_AT_DEFAULT = {"sync_bn": False, "drop_last": False}
+OMITTED_AT_DEFAULT = {"sync_bn": False, "drop_last": False, "reshuffle": True}
 """Recipe keys added after records were first written: at this value a cell leaves them out."""
 BN_STATS = ("precise", "running")
 _NEURON = LIFConfig()
@@ -89,6 +89,9 @@ class Recipe:
     sync_bn: bool = False
     # leave out each epoch's last, incomplete batch (as a loader's drop_last)
     drop_last: bool = False
+    # a new sample order every epoch; false: every epoch the first one (a DistributedSampler
+    # never given set_epoch, as rate-BP's ImageNet code)
+    reshuffle: bool = True
     # measurement protocol
     warmup_iters: int = 3
     timed_iters: int = 10

@@ -187,3 +187,23 @@ def test_another_number_of_ranks_is_another_cell():
     one = make_cell("bptt")
     assert len({replace(one, gpus_per_cell=n).key() for n in (1, 2, 4)}) == 3
     assert replace(one, gpus_per_cell=1).key() == one.key()  # records before the field
+
+
+@pytest.mark.parametrize("reshuffle, orders", [(True, [0, 1]), (False, [0, 0])])
+def test_reshuffle_false_keeps_the_first_epoch_order(monkeypatch, reshuffle, orders):
+    """rate-BP's ImageNet sampler is never given set_epoch: every epoch the first order."""
+    from benches.worker.loading import Batches
+    from benches.worker.modes.precise_bn import SEED
+
+    seeds: list[int] = []
+    epoch = Batches.epoch
+
+    def spy(self, seed=0):
+        if self.shuffle and seed != SEED:
+            seeds.append(seed)
+        return epoch(self, seed)
+
+    monkeypatch.setattr(Batches, "epoch", spy)
+    execute(make_cell("bptt", timesteps=2, epochs=2, batch_size=256, augment=(),
+                      reshuffle=reshuffle))
+    assert seeds == orders

@@ -453,6 +453,11 @@ def check_drop_last(b: Built, value: bool) -> None:
     assert b.train_drop_last is value
 
 
+def check_reshuffle(b: Built, value: bool) -> None:
+    """The train stage draws each epoch's order from the recipe it trains with."""
+    assert b.method.recipe.reshuffle is value
+
+
 def check_sync_bn(b: Built, value: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """On several ranks the train mode synchronises BatchNorm exactly when the setup says so
     (a stage built as rank 0 of 2; the collectives themselves: tests/harness)."""
@@ -514,6 +519,7 @@ def check(b: Built, key: str, value: Any, monkeypatch: pytest.MonkeyPatch) -> st
               "resolution": check_resolution, "train_split": check_train_split,
               "dropout": check_dropout, "init": check_init, "bn_stats": check_bn_stats,
               "rate_bn": check_rate_bn, "drop_last": check_drop_last,
+              "reshuffle": check_reshuffle,
               "world_size": check_world_size}
     if key == "stages":
         check_stages(b, value, monkeypatch)

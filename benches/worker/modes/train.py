@@ -200,8 +200,9 @@ class Stage:
         """Train and evaluate one epoch; its mean loss and test top-1."""
         epoch_start = time.perf_counter()
         self.wait.restart()
+        order = epoch if self.recipe.reshuffle else 0  # the epoch's sample order
         losses = [self.step(x, y, epoch)
-                  for x, y in self.train_batches.epoch(self.method.cell.seed * 1000 + epoch)]
+                  for x, y in self.train_batches.epoch(self.method.cell.seed * 1000 + order)]
         self.train_time += time.perf_counter() - epoch_start
         self.schedule.step()
         epoch_losses = mean_over_ranks(torch.stack(losses))
