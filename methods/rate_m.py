@@ -47,9 +47,6 @@ class RateM(Method):
     no_step_outputs = ("rate-based BP back-propagates one output, the rate pass's on the "
                        "time-averaged input; there is no o_t per step for a mean over t of CE(o_t)")
     needs = frozenset({capabilities.SINGLE_STEP})  # the spike pass steps the neuron
-    unsupported = {"sync_bn": "its two-pass BatchNorm takes the spike pass's statistics into "
-                   "the rate pass and does not synchronise them across ranks; run with "
-                   "sync_bn = false (each rank normalises its own part)"}
 
     def layers(self) -> LayerFactory:
         return RateLayers(self.library, self.lif, self.recipe.dropout)

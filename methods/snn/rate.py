@@ -104,13 +104,14 @@ class _StraightThroughBN(torch.autograd.Function):
     def forward(
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
         spike_mean: torch.Tensor, spike_var: torch.Tensor, eps: float, reduce: tuple[int, ...],
+        synchronised: bool = False,
     ) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         r = torch.rsqrt(spike_var + eps)
         d = x - spike_mean.view(shape)
         x_hat = d * r.view(shape)
         ctx.save_for_backward(d, r, weight)
-        ctx.reduce, ctx.shape = reduce, shape
+        ctx.reduce, ctx.shape, ctx.synchronised = reduce, shape, synchronised
         return x_hat * weight.view(shape) + bias.view(shape)
 
     @staticmethod
@@ -118,13 +119,28 @@ class _StraightThroughBN(torch.autograd.Function):
         d, r, weight = ctx.saved_tensors
         reduce, shape = ctx.reduce, ctx.shape
         rv = r.view(shape)
-        mean_dy = dy.mean(dim=reduce, keepdim=True)
-        mean_dy_d = (dy * d).mean(dim=reduce, keepdim=True)
-        mean_d = d.mean(dim=reduce, keepdim=True)
+        sums = [dy.sum(dim=reduce), (dy * d).sum(dim=reduce), d.sum(dim=reduce)]
+        means, _ = _batch_means(sums, dy, ctx.synchronised)
+        mean_dy, mean_dy_d, mean_d = (m.view(shape) for m in means)
         grad_x = (weight.view(shape) * rv) * (dy - mean_dy - rv**2 * mean_dy_d * (d - mean_d))
-        grad_weight = (dy * d).sum(dim=reduce) * r
-        grad_bias = dy.sum(dim=reduce)
-        return grad_x, grad_weight, grad_bias, None, None, None, None
+        grad_weight = sums[1] * r
+        grad_bias = sums[0]
+        return grad_x, grad_weight, grad_bias, None, None, None, None, None
+
+
+def _batch_means(sums: list[torch.Tensor], x: torch.Tensor,
+                 synchronised: bool) -> tuple[list[torch.Tensor], float]:
+    """Per-channel sums of ``x``'s batch divided by its count, and the count: this rank's
+    batch, or, when ``synchronised``, every rank's together (one all-reduce, as
+    SyncBatchNorm)."""
+    count = torch.tensor([x.numel() / x.shape[1]], dtype=sums[0].dtype, device=x.device)
+    if synchronised:
+        import torch.distributed as dist
+
+        flat = torch.cat([*sums, count])
+        dist.all_reduce(flat)
+        sums, count = list(flat[:-1].split(x.shape[1])), flat[-1:]
+    return [s / count for s in sums], float(count)
 
 
 class _StraightThroughBNNative(torch.autograd.Function):
@@ -222,6 +238,7 @@ class RateBatchNorm(TwoPassModule):
         self.stats = stats
         self.bn = nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
         self.reduce = (0, 2, 3) if dims == 2 else (0,)
+        self.synchronised = False
         # Σ of the per-step batch means and variances of the spike pass, and their count
         # (``last_step``: the latest step's, count 1)
         self.register_memory("_sum_mean")
@@ -233,15 +250,7 @@ class RateBatchNorm(TwoPassModule):
         if not self.training or self.exact:
             return bn(x)
         if self.phase == "spike":
-            # the training BatchNorm itself returns the batch statistics it normalised with
-            # (PyTorch picks its implementation, as nn.BatchNorm does: cuDNN on CUDA)
-            if bn.num_batches_tracked is not None:  # always (as nn.BatchNorm checks)
-                bn.num_batches_tracked.add_(1)
-            out, mean, invstd, _, _ = torch.ops.aten._batch_norm_impl_index(
-                x, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum,
-                bn.eps, torch.backends.cudnn.enabled,
-            )
-            var = invstd.pow(-2).sub_(bn.eps)
+            out, mean, var = self._spike_pass(x)
             if self.stats == "last_step" or self._sum_mean is None or self._sum_var is None:
                 self._sum_mean, self._sum_var, self._count = mean, var, 1  # first or last step
             else:
@@ -253,5 +262,39 @@ class RateBatchNorm(TwoPassModule):
         spike_mean, spike_var = self._sum_mean / self._count, self._sum_var / self._count
         if self.stats == "last_step":  # the official code's σ²_T + ε, normalised with + ε again
             spike_var = spike_var + bn.eps
+        if self.synchronised:  # the global batch's means in the backward pass
+            return _StraightThroughBN.apply(x, bn.weight, bn.bias, spike_mean, spike_var,
+                                            bn.eps, self.reduce, True)
         function = _StraightThroughBNNative if x.is_cuda else _StraightThroughBN
         return function.apply(x, bn.weight, bn.bias, spike_mean, spike_var, bn.eps, self.reduce)
+
+    def synchronise(self) -> None:
+        """Normalise over every rank's batch (the recipe's ``sync_bn`` on several ranks): the
+        spike pass's statistics and the rate pass's backward means are all-reduced."""
+        self.synchronised = True
+
+    def _spike_pass(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training BatchNorm of the spike pass (no grad): its output and the batch mean and
+        (biased) variance it normalised with; the running statistics updated."""
+        bn = self.bn
+        if bn.num_batches_tracked is not None:  # always (as nn.BatchNorm checks)
+            bn.num_batches_tracked.add_(1)
+        if not self.synchronised:
+            # the training BatchNorm itself returns the batch statistics it normalised with
+            # (PyTorch picks its implementation, as nn.BatchNorm does: cuDNN on CUDA)
+            out, mean, invstd, _, _ = torch.ops.aten._batch_norm_impl_index(
+                x, bn.weight, bn.bias, bn.running_mean, bn.running_var, True, bn.momentum,
+                bn.eps, torch.backends.cudnn.enabled,
+            )
+            return out, mean, invstd.pow(-2).sub_(bn.eps)
+        (mean, mean_sq), count = _batch_means(
+            [x.sum(self.reduce), (x * x).sum(self.reduce)], x, True)
+        var = mean_sq - mean * mean
+        momentum = bn.momentum if bn.momentum is not None \
+            else 1.0 / float(bn.num_batches_tracked or 1)
+        assert bn.running_mean is not None and bn.running_var is not None
+        bn.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
+        bn.running_var.mul_(1 - momentum).add_(var * count / max(count - 1, 1), alpha=momentum)
+        out = torch.batch_norm(x, bn.weight, bn.bias, mean, var, False, 0.0, bn.eps,
+                               torch.backends.cudnn.enabled)
+        return out, mean, var

@@ -143,7 +143,7 @@ def _train_cell(method: str, ranks: int, sync_bn: bool) -> Cell:
     return replace(cell, precision="fp64", gpus_per_cell=ranks)
 
 
-@pytest.mark.parametrize("method, sync_bn", [("bptt", True), ("ottt_o", False)])
+@pytest.mark.parametrize("method, sync_bn", [("bptt", True), ("ottt_o", False), ("rate_m", True)])
 def test_a_train_cell_equals_one_process(tmp_path, method, sync_bn):
     """Two epochs, evaluation with precise BatchNorm statistics (the common track): the
     accuracy, the loss curve and the firing rates of one process; rank 0's checkpoint."""

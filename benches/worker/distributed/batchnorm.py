@@ -5,8 +5,10 @@ default; before each evaluation the moving averages are taken from rank 0 (what 
 ``broadcast_buffers`` does at every forward). With ``sync_bn`` a BatchNorm normalises with the
 statistics of the whole global batch: on CUDA torch's ``SyncBatchNorm``; on a CPU, where that
 refuses to run, :class:`CollectiveBatchNorm`, the same computation with torch.distributed
-collectives (which gloo runs). Normalisations with statistics of their own (the rate methods'
-two-pass BatchNorm, OS's OSR) refuse ``sync_bn`` with several ranks (``Method.supports``).
+collectives (which gloo runs). A normalisation with statistics of its own synchronises itself
+when it has a ``synchronise()`` method (the rate methods' two-pass BatchNorm: its spike-pass
+statistics and its rate pass's backward means over all ranks); OS's OSR refuses ``sync_bn``
+with several ranks (``Method.supports``).
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class CollectiveBatchNorm(_BatchNorm):
 
 def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     """``model`` with every plain BatchNorm normalising over all ranks (in place where it can)."""
+    for module in model.modules():  # normalisations of their own (rate-BP's two-pass BN)
+        synchronise = getattr(module, "synchronise", None)
+        if callable(synchronise):
+            synchronise()
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model)
     for name, child in model.named_children():
