@@ -38,9 +38,6 @@ class OS(Method):
     paper = "Zhu et al., Online Stabilization of Spiking Neural Networks, ICLR 2024"
     paper_url = "https://openreview.net/forum?id=CIj1CVbkpr"
     needs = frozenset({capabilities.STEP_THRESHOLD})  # OTS: a threshold chosen per step
-    unsupported = {"sync_bn": "OSR keeps running sequence statistics of its own and does not "
-                   "synchronise them across ranks; run with sync_bn = false (each rank "
-                   "normalises its own part)"}
     complexity = Complexity(memory="L", backward="L·T")
     cuda_graph = True
     multi_step_eval = False

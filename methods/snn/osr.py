@@ -23,6 +23,7 @@ from torch import nn
 
 from .functional import StepModule
 from .neuron import Neuron
+from .ranks import batch_means
 
 BOUND = 20.0
 MOMENTUM = 0.9
@@ -70,12 +71,12 @@ class _OSRFunction(torch.autograd.Function):
         ctx: Any, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
         mean_t: torch.Tensor, invstd_t: torch.Tensor, use_mean: torch.Tensor,
         use_invstd: torch.Tensor, run_mean: torch.Tensor, run_invstd: torch.Tensor,
-        reduce: tuple[int, ...],
+        reduce: tuple[int, ...], synchronised: bool = False,
     ) -> torch.Tensor:
         shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
         y = (x - use_mean.view(shape)) * (use_invstd * gamma).view(shape) + beta.view(shape)
         ctx.save_for_backward(x, gamma, mean_t, invstd_t, run_mean, run_invstd)
-        ctx.reduce = reduce
+        ctx.reduce, ctx.synchronised = reduce, synchronised
         return y
 
     @staticmethod
@@ -86,13 +87,13 @@ class _OSRFunction(torch.autograd.Function):
         x_hat = (x - mean_t.view(shape)) * invstd_t.view(shape)
         sum_dy = dy.sum(dim=reduce)
         sum_dy_xhat = (dy * x_hat).sum(dim=reduce)
-        n = x.numel() // x.shape[1]
+        (mean_dy, mean_dy_xhat), _ = batch_means([sum_dy, sum_dy_xhat], dy, ctx.synchronised)
         gamma_eff = gamma * run_invstd / invstd_t  # γ' = γ·σ_t/σ̂
         grad_x = (gamma_eff * invstd_t).view(shape) * (
-            dy - (sum_dy / n).view(shape) - x_hat * (sum_dy_xhat / n).view(shape)
+            dy - mean_dy.view(shape) - x_hat * mean_dy_xhat.view(shape)
         )
         grad_gamma = sum_dy_xhat + sum_dy * (mean_t - run_mean) * run_invstd
-        return grad_x, grad_gamma, sum_dy, None, None, None, None, None, None, None
+        return grad_x, grad_gamma, sum_dy, None, None, None, None, None, None, None, None
 
 
 class OSRNorm(StepModule):
@@ -115,6 +116,7 @@ class OSRNorm(StepModule):
         self.register_buffer("running_var", torch.ones(channels))
         self.eps = eps
         self.reduce = (0, 2, 3) if dims == 2 else (0,)
+        self.synchronised = False
         # Σ μ_t and Σ (σ²_t + μ_t²) of the current sequence, in buffers (fixed addresses) so
         # that a CUDA-graph replay folds the statistics of the previous replay
         self.register_buffer("seq_sum_mean", torch.zeros(channels), persistent=False)
@@ -144,7 +146,12 @@ class OSRNorm(StepModule):
             self._fold_previous_sequence()
             self._new_sequence = False
         with torch.no_grad():
-            var_t, mean_t = torch.var_mean(x, dim=self.reduce, unbiased=False)
+            if self.synchronised:  # the global batch's
+                (mean_t, mean_sq), _ = batch_means(
+                    [x.sum(self.reduce), (x * x).sum(self.reduce)], x, True)
+                var_t = mean_sq - mean_t * mean_t
+            else:
+                var_t, mean_t = torch.var_mean(x, dim=self.reduce, unbiased=False)
             self.seq_sum_mean += mean_t
             self.seq_sum_sq += var_t + mean_t**2
             self._steps += 1
@@ -162,5 +169,11 @@ class OSRNorm(StepModule):
                 + self.bias.view(shape)
         return _OSRFunction.apply(
             x, self.weight, self.bias, mean_t, invstd_t, use_mean, use_invstd,
-            self.running_mean.clone(), run_invstd, self.reduce,
+            self.running_mean.clone(), run_invstd, self.reduce, self.synchronised,
         )
+
+    def synchronise(self) -> None:
+        """Normalise over every rank's batch (the recipe's ``sync_bn`` on several ranks): each
+        step's statistics and the backward means are all-reduced, as the official code's
+        synchronised OSR."""
+        self.synchronised = True

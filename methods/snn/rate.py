@@ -22,6 +22,7 @@ from .config import LIFConfig
 from .functional import TwoPassModule
 from .lif import temporal_jacobian
 from .neuron import Neuron
+from .ranks import batch_means
 from .surrogate import add_surrogate_grad, surrogate_grad
 
 BN_STATISTICS = ("mean", "last_step")
@@ -120,27 +121,12 @@ class _StraightThroughBN(torch.autograd.Function):
         reduce, shape = ctx.reduce, ctx.shape
         rv = r.view(shape)
         sums = [dy.sum(dim=reduce), (dy * d).sum(dim=reduce), d.sum(dim=reduce)]
-        means, _ = _batch_means(sums, dy, ctx.synchronised)
+        means, _ = batch_means(sums, dy, ctx.synchronised)
         mean_dy, mean_dy_d, mean_d = (m.view(shape) for m in means)
         grad_x = (weight.view(shape) * rv) * (dy - mean_dy - rv**2 * mean_dy_d * (d - mean_d))
         grad_weight = sums[1] * r
         grad_bias = sums[0]
         return grad_x, grad_weight, grad_bias, None, None, None, None, None
-
-
-def _batch_means(sums: list[torch.Tensor], x: torch.Tensor,
-                 synchronised: bool) -> tuple[list[torch.Tensor], float]:
-    """Per-channel sums of ``x``'s batch divided by its count, and the count: this rank's
-    batch, or, when ``synchronised``, every rank's together (one all-reduce, as
-    SyncBatchNorm)."""
-    count = torch.tensor([x.numel() / x.shape[1]], dtype=sums[0].dtype, device=x.device)
-    if synchronised:
-        import torch.distributed as dist
-
-        flat = torch.cat([*sums, count])
-        dist.all_reduce(flat)
-        sums, count = list(flat[:-1].split(x.shape[1])), flat[-1:]
-    return [s / count for s in sums], float(count)
 
 
 class _StraightThroughBNNative(torch.autograd.Function):
@@ -287,7 +273,7 @@ class RateBatchNorm(TwoPassModule):
                 bn.eps, torch.backends.cudnn.enabled,
             )
             return out, mean, invstd.pow(-2).sub_(bn.eps)
-        (mean, mean_sq), count = _batch_means(
+        (mean, mean_sq), count = batch_means(
             [x.sum(self.reduce), (x * x).sum(self.reduce)], x, True)
         var = mean_sq - mean * mean
         momentum = bn.momentum if bn.momentum is not None \

@@ -83,9 +83,44 @@ def _on_rank(rank: int, port: int, result: str) -> None:
             before = here.allreduces
             grads, steps = _first_step_gradients(_cell(name, sync), slice(rank, None, 2))
             out[name, sync] = (grads, steps, here.allreduces - before)
+    out["osr"] = _osr_gradients(slice(rank, None, 2), synchronised=True)
     leave()
     if rank == 0:
         torch.save(out, result)
+
+
+def _osr_gradients(part: slice, synchronised: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """OSR on ``part`` of a fixed batch, loss Σ y·c: the input's gradient and γ's (summed over
+    the ranks when ``synchronised``)."""
+    import torch.distributed as dist
+
+    from methods.snn.osr import OSRNorm
+
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 3, 4, 4, generator=generator, dtype=torch.float64) * 2 + 1
+    c = torch.randn(8, 3, 4, 4, generator=generator, dtype=torch.float64)
+    norm = OSRNorm(3).double().train()
+    if synchronised:
+        norm.synchronise()
+    xs = x[part].clone().requires_grad_()
+    (norm(xs) * c[part]).sum().backward()
+    assert xs.grad is not None and norm.weight.grad is not None
+    gamma = norm.weight.grad.clone()
+    if synchronised:
+        dist.all_reduce(gamma)
+    return xs.grad, gamma
+
+
+def test_synchronised_osr_is_the_global_batch_s(two_ranks):
+    """OS's OSR with sync_bn (the official code's synchronised OSR) normalises and back-
+    propagates with the global batch's statistics; its OTS threshold, as in the official code,
+    keeps each rank's own."""
+    grad_x, grad_gamma = two_ranks["osr"]
+    whole_x, whole_gamma = _osr_gradients(slice(None), synchronised=False)
+    assert torch.allclose(grad_x, whole_x[0::2], rtol=1e-9)
+    assert torch.allclose(grad_gamma, whole_gamma, rtol=1e-9)
+    alone_x, _ = _osr_gradients(slice(0, None, 2), synchronised=False)
+    assert not torch.allclose(alone_x, whole_x[0::2], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +139,9 @@ def _close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 @pytest.mark.parametrize("method", list_methods())
 def test_one_allreduce_per_optimizer_step(two_ranks, method):
-    for (name, _), (_, steps, allreduces) in two_ranks.items():
-        if name == method:
+    for key, value in two_ranks.items():
+        if key != "osr" and key[0] == method:
+            _, steps, allreduces = value
             declared = get_method(method).complexity.optimizer_steps  # "1" or "T"
             assert steps == (T if declared == "T" else 1)
             assert allreduces == steps
@@ -115,8 +151,12 @@ def test_one_allreduce_per_optimizer_step(two_ranks, method):
 def test_gradients_equal_one_process(two_ranks, method):
     """With sync_bn (or without BatchNorm) the averaged gradients are the global batch's;
     without sync_bn they are the mean of each half's, normalised on its own."""
-    for (name, sync), (grads, _, _) in two_ranks.items():
-        if name != method:
+    for key, value in two_ranks.items():
+        if key == "osr" or key[0] != method:
+            continue
+        (name, sync), (grads, _, _) = key, value
+        if sync and name == "os":  # OTS's threshold statistics stay each rank's (see above)
+            assert not _close(grads, two_ranks[name, False][0])
             continue
         whole, _ = _first_step_gradients(_cell(method, sync, ranks=1), slice(None))
         halves = [_first_step_gradients(_cell(method, sync, ranks=1), slice(r, None, 2))[0]

@@ -6,9 +6,8 @@ default; before each evaluation the moving averages are taken from rank 0 (what 
 statistics of the whole global batch: on CUDA torch's ``SyncBatchNorm``; on a CPU, where that
 refuses to run, :class:`CollectiveBatchNorm`, the same computation with torch.distributed
 collectives (which gloo runs). A normalisation with statistics of its own synchronises itself
-when it has a ``synchronise()`` method (the rate methods' two-pass BatchNorm: its spike-pass
-statistics and its rate pass's backward means over all ranks); OS's OSR refuses ``sync_bn``
-with several ranks (``Method.supports``).
+when it has a ``synchronise()`` method (the rate methods' two-pass BatchNorm, OS's OSR: their
+batch statistics and backward means over all ranks).
 """
 
 from __future__ import annotations
