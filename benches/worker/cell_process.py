@@ -37,6 +37,7 @@ from benches.worker.checkpoint import checkpoint_dir
 from benches.worker.checkpoint import remove as remove_checkpoint
 from benches.worker.distributed.launch import slurm_rank
 from benches.worker.modes.common import Diverged
+from benches.worker.parent import die_with_parent
 from benches.worker.setup import execute, support
 from datasets import list_datasets
 from methods import get_method, list_methods
@@ -97,24 +98,6 @@ def is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate" in text)
-
-
-def die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when its parent dies, so a coordinator killed with
-    SIGKILL leaves no cell running that another runner could duplicate (elsewhere a no-op).
-    A forked cell's parent is the fork server, which outlives the coordinator by seconds:
-    :func:`watch_coordinator` stops such a cell at once."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    parent = os.getppid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os._exit(1)
 
 
 _COORDINATOR: Connection | None = None

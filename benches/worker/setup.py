@@ -55,8 +55,8 @@ def execute(cell: Cell, data_root: str | None = None,
     if cell.world_size > 1 and world() is None:
         slurm = slurm_rank()
         if slurm is None:
-            return run_ranks(cell, data_root, checkpoint_dir)
-        return train_as_rank(cell, *slurm, data_root, checkpoint_dir) or {}
+            return run_ranks(execute, cell, data_root, checkpoint_dir)
+        return train_as_rank(execute, cell, *slurm, data_root, checkpoint_dir) or {}
     if cell.threads:
         torch.set_num_threads(cell.threads)
     device = resolve_device(cell.device)

@@ -200,6 +200,7 @@ def test_a_train_cell_equals_one_process(tmp_path, method, sync_bn):
     assert len(two["rank_metrics"]) == 2
     assert two["time_per_iter_s"] == max(m["time_per_iter_s"] for m in two["rank_metrics"])
     assert (tmp_path / "ckpt").is_dir() and any((tmp_path / "ckpt").iterdir())
+    assert "MASTER_ADDR" not in os.environ  # the rendezvous is the ranks' own, not the caller's
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs (the NCCL path)")

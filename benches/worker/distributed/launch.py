@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,6 +24,7 @@ import torch.multiprocessing as mp
 
 from benches.cell import THREADS_ENV, Cell
 from benches.worker.distributed.world import join, leave, world
+from benches.worker.parent import die_with_parent
 
 SLOWEST = ("time_per_iter_s", "forward_s", "backward_s", "optimizer_s", "train_time_s",
            "data_wait_s", "data_wait_fraction", "activation_bytes", "cuda_max_allocated_bytes",
@@ -52,14 +54,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_ranks(cell: Cell, data_root: str | None, checkpoint_dir: Any) -> dict[str, Any]:
-    """Train ``cell`` as ``cell.gpus_per_cell`` ranks on this node; rank 0's combined metrics."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+Work = Callable[[Cell, Any, Any], dict[str, Any]]
+"""What each rank runs: ``work(cell, data_root, checkpoint_dir)`` → its metrics (the worker's
+``execute``, handed in so that this module imports no runner)."""
+
+
+def run_ranks(work: Work, cell: Cell, data_root: str | None,
+              checkpoint_dir: Any) -> dict[str, Any]:
+    """Run ``work`` for ``cell`` as ``cell.gpus_per_cell`` ranks on this node; rank 0's
+    combined metrics."""
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="benches-ranks-") as folder:
         result = os.path.join(folder, "metrics.pt")
         ranks = mp.start_processes(_rank_main, nprocs=cell.gpus_per_cell, join=False,
-                                   args=(cell.to_dict(), data_root, checkpoint_dir, result),
-                                   start_method="spawn")
+                                   args=(work, cell.to_dict(), data_root, checkpoint_dir,
+                                         result, port), start_method="spawn")
         try:
             while not ranks.join(grace_period=GRACE_S):  # raises once a rank fails
                 pass
@@ -69,28 +78,26 @@ def run_ranks(cell: Cell, data_root: str | None, checkpoint_dir: Any) -> dict[st
     return metrics
 
 
-def _rank_main(local_rank: int, cell_dict: dict, data_root: str | None, checkpoint_dir: Any,
-               result: str) -> None:
-    """One rank: dies with the cell process, joins the group, trains, rank 0 saves metrics."""
-    from benches.worker.cell_process import die_with_parent
-
+def _rank_main(local_rank: int, work: Work, cell_dict: dict, data_root: str | None,
+               checkpoint_dir: Any, result: str, port: int) -> None:
+    """One rank: dies with the cell process, joins the group at this host's ``port``, trains,
+    rank 0 saves metrics."""
     die_with_parent()
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     cell = Cell.from_dict(cell_dict)
-    metrics = train_as_rank(cell, local_rank, local_rank, data_root, checkpoint_dir)
+    metrics = train_as_rank(work, cell, local_rank, local_rank, data_root, checkpoint_dir)
     if metrics is not None:
         torch.save(metrics, result)
 
 
-def train_as_rank(cell: Cell, rank: int, local_rank: int, data_root: str | None,
+def train_as_rank(work: Work, cell: Cell, rank: int, local_rank: int, data_root: str | None,
                   checkpoint_dir: Any) -> dict[str, Any] | None:
-    """Join, train, combine; the record's metrics on rank 0 (``None`` on the others)."""
-    from benches.worker.setup import execute
-
+    """Join, run ``work``, combine; the record's metrics on rank 0 (``None`` on the others)."""
     if cell.device == "cpu" and not cell.threads:
         torch.set_num_threads(rank_threads(cell))
     join(cell, rank, local_rank)
     try:
-        metrics = combine(execute(cell, data_root, checkpoint_dir))
+        metrics = combine(work(cell, data_root, checkpoint_dir))
     finally:
         leave()
     return metrics
