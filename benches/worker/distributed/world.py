@@ -81,10 +81,13 @@ def join(cell: Cell, rank: int, local_rank: int) -> World:
     return _WORLD
 
 
-def leave() -> None:
-    """Leave the process group (after the last collective)."""
+def leave(wait: bool = True) -> None:
+    """Leave the process group after the last collective: once every rank is there
+    (``wait``), or at once (this rank failed: the others are being stopped)."""
     global _WORLD
     if dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
     _WORLD = None
 
