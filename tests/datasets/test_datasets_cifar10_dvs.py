@@ -32,15 +32,20 @@ def write_events(root) -> None:
             np.savez_compressed(d / f"cifar10_{name}_{i}.npz", **events(c, i))
 
 
-def reference_frames(ev: dict[str, np.ndarray], timesteps: int) -> torch.Tensor:
-    """Integration by hand: N // T events per frame (the last takes the rest), then 48×48."""
+def sensor_counts(ev: dict[str, np.ndarray], timesteps: int) -> torch.Tensor:
+    """Integration by hand on the 128×128 sensor: N // T events per frame, the last the rest."""
     n = len(ev["t"])
     frames = np.zeros((timesteps, 2, 128, 128))
     bounds = [k * (n // timesteps) for k in range(timesteps)] + [n]
     for k in range(timesteps):
         s = slice(bounds[k], bounds[k + 1])
         np.add.at(frames[k], (ev["p"][s], ev["y"][s], ev["x"][s]), 1)
-    return torch.nn.functional.interpolate(torch.from_numpy(frames).float(), size=(48, 48),
+    return torch.from_numpy(frames).float()
+
+
+def reference_frames(ev: dict[str, np.ndarray], timesteps: int) -> torch.Tensor:
+    """Integration by hand (:func:`sensor_counts`), then 48×48."""
+    return torch.nn.functional.interpolate(sensor_counts(ev, timesteps), size=(48, 48),
                                            mode="bilinear", antialias=True, align_corners=False)
 
 

@@ -33,7 +33,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers import make_cell
-from test_ndot_official import counterparts, parameter_of, relative
+from test_ndot_official import official_layout, parameter_of, relative
 from torch import nn
 
 from benches.worker.modes.common import make_optimizer
@@ -272,15 +272,7 @@ def suite_net(official: nn.Module, reg_lambda: float) -> tuple[nn.Module, Method
     CIFAR10-DVS paper recipe (mse_weight 0.001, SGD lr 0.1 momentum 0.9, no weight decay)."""
     method = get_method("ndot_o")(make_cell("ndot_o", timesteps=DVS_T, dataset="cifar10_dvs",
                                             track="paper", params={"reg_lambda": reg_lambda}))
-    f = method.layers()
-    net = nn.Sequential(f.conv(SHAPE[0], 8, 3, padding=1, bias=True), f.neuron(),
-                        f.avg_pool(2, 2), f.conv(8, 512, 3, padding=1, bias=True), f.neuron(),
-                        f.adaptive_avg_pool(1), f.flatten(), f.readout(512, CLASSES)).double()
-    with torch.no_grad():
-        for prefix, ours in counterparts(net, official).items():
-            for name, p in official.get_submodule(prefix).named_parameters():
-                getattr(ours, name).copy_(p)
-    return net, method
+    return official_layout(method, official, SHAPE[0]), method
 
 
 def run_official(ns: SimpleNamespace, net: nn.Module, frames: torch.Tensor, y: torch.Tensor,

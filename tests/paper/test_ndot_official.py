@@ -97,15 +97,21 @@ def suite_net(method_name: str, official: nn.Module) -> tuple[nn.Module, Method]
     method = get_method(method_name)(make_cell(
         method_name, timesteps=T, loss="ce+mse", mse_weight=LOSS_LAMBDA, mse_target="onehot",
         lr=LR, momentum=MOMENTUM, weight_decay=0.0))
+    return official_layout(method, official, SHAPE[0]), method
+
+
+def official_layout(method: Method, official: nn.Module, channels: int) -> nn.Module:
+    """The official test net's layout on ``channels`` input channels from ``method``'s layers,
+    with the official net's weights (float64)."""
     f = method.layers()
-    net = nn.Sequential(f.conv(SHAPE[0], 8, 3, padding=1, bias=True), f.neuron(),
+    net = nn.Sequential(f.conv(channels, 8, 3, padding=1, bias=True), f.neuron(),
                         f.avg_pool(2, 2), f.conv(8, 512, 3, padding=1, bias=True), f.neuron(),
                         f.adaptive_avg_pool(1), f.flatten(), f.readout(512, CLASSES)).double()
     with torch.no_grad():
         for prefix, ours in counterparts(net, official).items():
             for name, p in official.get_submodule(prefix).named_parameters():
                 getattr(ours, name).copy_(p)
-    return net, method
+    return net
 
 
 def counterparts(ours: nn.Module, official: nn.Module) -> dict[str, nn.Module]:

@@ -10,7 +10,13 @@ import torch
 from helpers import make_cell
 from PIL import Image
 from test_datasets_cifar import normalised, write_cifar10, write_cifar100
-from test_datasets_cifar10_dvs import PER_CLASS, events, reference_frames, write_events
+from test_datasets_cifar10_dvs import (
+    PER_CLASS,
+    events,
+    reference_frames,
+    sensor_counts,
+    write_events,
+)
 from test_datasets_dvs_gesture import RECORDINGS, write_aedat
 from torchvision.transforms import InterpolationMode, v2
 
@@ -223,17 +229,6 @@ def test_first_900_splits_end_to_end(tmp_path):
 def dvs_root(tmp_path):
     write_events(tmp_path)
     return tmp_path
-
-
-def sensor_counts(ev: dict[str, np.ndarray], timesteps: int) -> torch.Tensor:
-    """Integration by hand on the 128×128 sensor: N // T events per frame, the last the rest."""
-    n = len(ev["t"])
-    frames = np.zeros((timesteps, 2, 128, 128))
-    bounds = [k * (n // timesteps) for k in range(timesteps)] + [n]
-    for k in range(timesteps):
-        s = slice(bounds[k], bounds[k + 1])
-        np.add.at(frames[k], (ev["p"][s], ev["y"][s], ev["x"][s]), 1)
-    return torch.from_numpy(frames).float()
 
 
 def test_resolution_128_is_the_sensor_counts_cached_by_side(dvs_root):
