@@ -89,7 +89,8 @@ class _EpochSampler(Sampler[EpochKey]):
     def __len__(self) -> int:
         if self.shard is None:
             return self.size
-        return len(rank_share(list(range(self.size)), *self.shard, pad=self.shuffle))
+        rank, world = self.shard
+        return -(-self.size // world) if self.shuffle else len(range(rank, self.size, world))
 
     def __iter__(self) -> Iterator[EpochKey]:
         self.passes += 1

@@ -22,7 +22,7 @@ from .config import LIFConfig
 from .functional import TwoPassModule
 from .lif import temporal_jacobian
 from .neuron import Neuron
-from .ranks import batch_means
+from .ranks import batch_means, update_running
 from .surrogate import add_surrogate_grad, surrogate_grad
 
 BN_STATISTICS = ("mean", "last_step")
@@ -276,11 +276,7 @@ class RateBatchNorm(TwoPassModule):
         (mean, mean_sq), count = batch_means(
             [x.sum(self.reduce), (x * x).sum(self.reduce)], x, True)
         var = mean_sq - mean * mean
-        momentum = bn.momentum if bn.momentum is not None \
-            else 1.0 / float(bn.num_batches_tracked or 1)
-        assert bn.running_mean is not None and bn.running_var is not None
-        bn.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-        bn.running_var.mul_(1 - momentum).add_(var * count / max(count - 1, 1), alpha=momentum)
+        update_running(bn, mean, var * count / max(count - 1, 1))
         out = torch.batch_norm(x, bn.weight, bn.bias, mean, var, False, 0.0, bn.eps,
                                torch.backends.cudnn.enabled)
         return out, mean, var

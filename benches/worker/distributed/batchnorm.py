@@ -19,6 +19,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from methods.snn.ranks import update_running
+
 PLAIN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
@@ -59,22 +61,14 @@ class CollectiveBatchNorm(_BatchNorm):
         n = total[-1]
         mean, var = total[:c] / n, total[c:2 * c] / n - (total[:c] / n) ** 2
         if self.training and self.track_running_stats:
-            self._update_running(mean.detach(), var.detach() * n / (n - 1))
+            assert self.num_batches_tracked is not None
+            self.num_batches_tracked += 1
+            update_running(self, mean.detach(), var.detach() * n / (n - 1))
         shape = [1, c] + [1] * (x.dim() - 2)
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
-
-    @torch.no_grad()
-    def _update_running(self, mean: torch.Tensor, var: torch.Tensor) -> None:
-        assert self.running_mean is not None and self.running_var is not None
-        assert self.num_batches_tracked is not None
-        self.num_batches_tracked += 1
-        momentum = self.momentum if self.momentum is not None \
-            else 1.0 / float(self.num_batches_tracked)
-        self.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-        self.running_var.mul_(1 - momentum).add_(var, alpha=momentum)
 
 
 def synchronise_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
